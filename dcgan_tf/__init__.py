@@ -1,0 +1,1 @@
+"""dcgan_tf: train, monitor, evaluate and export DCGAN-family image generators."""
