@@ -110,3 +110,23 @@ def export_from_workdir(workdir: str, out: str = "", checkpoint: str = "") -> st
   logging.info("Restored generator from %s (step %d)", ckpt_path, step)
   return export_generator(generator, out or os.path.join(workdir, "saved_model"), config.latent_dim,
                           config.image_size, config.channels, num_classes)
+
+
+def main(argv):
+  """`python -m dcgan_tf.export --workdir=W [--out=DIR] [--checkpoint=PATH]`."""
+  del argv
+  from absl import flags
+  logging.set_verbosity(logging.INFO)
+  path = export_from_workdir(flags.FLAGS.workdir, flags.FLAGS.out, flags.FLAGS.checkpoint)
+  print(f"SavedModel written to {path}")
+
+
+if __name__ == "__main__":
+  from absl import flags
+  from dcgan_tf import cli
+  flags.DEFINE_string("workdir", None, "Training workdir (holds config.json and checkpoints/).")
+  flags.DEFINE_string("out", "", "Output folder. Default: WORKDIR/saved_model.")
+  flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix (e.g. W/checkpoints/ckpt-500). "
+                      "Default: the newest.")
+  flags.mark_flag_as_required("workdir")
+  cli.run(main)

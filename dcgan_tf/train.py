@@ -11,6 +11,7 @@ from dcgan_tf import cli
 flags.DEFINE_string("workdir", None, "Run folder (checkpoints, TensorBoard, samples, "
                     "saved_model). Default: runs/<dataset>-<variant>. Rerunning resumes.")
 cli.define_config_flags()
+flags.adopt_module_key_flags(cli)  # --help lists every config field
 
 
 def main(argv):

@@ -1,0 +1,64 @@
+"""The adversarial update: what one train step changes, and what the D update alone changes."""
+
+import numpy as np
+import tensorflow as tf
+
+from conftest import tiny
+from dcgan_tf import data, distribute, train_lib
+
+
+def _gan(**kw):
+  config = tiny(**kw)
+  policy = distribute.set_precision(config.precision)
+  gan, _ = train_lib.build_gan(config, 0, tf.distribute.get_strategy(), policy)
+  ds, _ = data.make_dataset(config)
+  return gan, next(iter(ds))
+
+
+def _snapshot(model):
+  return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def _changed(before, model):
+  return [not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables)]
+
+
+def test_train_step_changes_both_networks():
+  gan, batch = _gan()
+  g0, d0 = _snapshot(gan.generator), _snapshot(gan.discriminator)
+  logs = gan.train_step(batch)
+  assert all(_changed(g0, gan.generator)), "every G variable should move"
+  assert all(_changed(d0, gan.discriminator)), "every D variable should move"
+  for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+    assert np.isfinite(logs[name].numpy()).all()
+  assert 0.0 <= float(logs["d_real"][0]) <= 1.0
+  assert int(gan.step.numpy()) == 1
+  assert int(gan.g_optimizer.iterations.numpy()) == 1
+  assert int(gan.d_optimizer.iterations.numpy()) == 1
+
+
+def test_discriminator_update_alone_leaves_generator():
+  gan, (real, labels) = _gan()
+  g0, d0 = _snapshot(gan.generator), _snapshot(gan.discriminator)
+  fake = gan.generate(tf.random.normal([real.shape[0], gan.latent_dim]), training=True)
+  gan._d_update(real, labels, fake, real.shape[0])
+  assert not any(_changed(g0, gan.generator))
+  assert all(_changed(d0, gan.discriminator))
+
+
+def test_k_discriminator_steps():
+  gan, batch = _gan(d_steps=3)
+  gan.train_step(batch)
+  assert int(gan.d_optimizer.iterations.numpy()) == 3
+  assert int(gan.g_optimizer.iterations.numpy()) == 1
+
+
+def test_losses_on_known_logits():
+  from dcgan_tf import losses
+  big = tf.constant([20.0, 20.0])
+  small = tf.constant([-20.0, -20.0])
+  assert float(losses.discriminator_loss(big, small, 2)) < 1e-6  # perfect D
+  # One-sided smoothing: real target 0.9, so a confident D pays ~0.1 * 20 per example.
+  smoothed = float(losses.discriminator_loss(big, small, 2, label_smoothing=0.1))
+  assert abs(smoothed - 2.0) < 0.01
+  assert abs(float(losses.generator_loss(tf.zeros([4]), 4)) - np.log(2)) < 1e-6
