@@ -17,6 +17,12 @@ FLAGS = flags.FLAGS
 # Errors a user can cause: printed as one line, no traceback, exit code 1.
 USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
 
+# TensorFlow errors the environment causes (files, disk, memory), by class name in
+# tf.errors; anything else from TensorFlow is a bug and keeps its traceback.
+TF_ENVIRONMENT_ERRORS = ("PermissionDeniedError", "ResourceExhaustedError", "NotFoundError",
+                         "DataLossError", "FailedPreconditionError", "AlreadyExistsError",
+                         "UnavailableError")
+
 
 def define_config_flags():
   """Defines --config plus one flag per Config field (default None = not overridden)."""
@@ -40,8 +46,32 @@ def default_workdir(config) -> str:
   return os.path.join("runs", f"{name}-{config.variant}")
 
 
+def user_message(error: BaseException):
+  """One line for an error the user or the machine caused, or None for a bug (traceback).
+
+  Modules are looked up in sys.modules, not imported: an error can only come from a
+  module that is loaded, and this module must not import TensorFlow.
+  """
+  if isinstance(error, USER_ERRORS):
+    return str(error)
+  ckpt = sys.modules.get("dcgan_tf.checkpoint")
+  if ckpt is not None and isinstance(error, ckpt.RunError):
+    return str(error)
+  tf = sys.modules.get("tensorflow")
+  if tf is not None and isinstance(error, tf.errors.OpError):
+    if type(error).__name__ not in TF_ENVIRONMENT_ERRORS:
+      return None
+    from dcgan_tf.checkpoint import error_text  # TensorFlow is loaded: cheap
+    return f"{type(error).__name__[:-len('Error')]}: {error_text(error)}"
+  if isinstance(error, OSError):  # disk full, read-only filesystem, ...
+    filename = getattr(error, "filename", None)
+    return f"{error.strerror or error}" + (f": {filename}" if filename else "")
+  return None
+
+
 def run(main):
-  """app.run(main) that turns user errors into `error: ...` on stderr and exit code 1."""
+  """app.run(main) that turns user and environment errors into one `error: ...` line on
+  stderr (exit code 1), and a second Ctrl-C into `interrupted` (exit code 130)."""
   def wrapped(argv):
     if len(argv) > 1:
       print(f"error: unexpected arguments {argv[1:]}; flags look like --name=value",
@@ -49,12 +79,15 @@ def run(main):
       sys.exit(2)
     try:
       main(argv)
-    except USER_ERRORS as e:
+    except KeyboardInterrupt:
       logging.flush()
-      print(f"error: {e}", file=sys.stderr)
-      sys.exit(1)
-    except OSError as e:  # disk full, read-only filesystem, ...
+      print("error: interrupted; the newest complete checkpoint (if any) is kept", file=sys.stderr)
+      sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - anything not recognised is re-raised
+      message = user_message(e)
+      if message is None:
+        raise
       logging.flush()
-      print(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}", file=sys.stderr)
+      print(f"error: {message}", file=sys.stderr)
       sys.exit(1)
   app.run(wrapped)

@@ -32,7 +32,11 @@ JIT_MODES = ("auto", "on", "off")
 # Fields that define what a workdir's checkpoints are: a rerun that changes one
 # of them cannot resume from them.
 IDENTITY_FIELDS = ("dataset", "variant", "image_size", "channels", "latent_dim",
-                   "gen_filters", "disc_filters", "num_classes", "embedding_dim")
+                   "gen_filters", "disc_filters", "num_classes", "embedding_dim", "mlp_units",
+                   "maxout_pieces")
+# Identity fields that shape only one variant's networks: compared only for that variant.
+VARIANT_ONLY_FIELDS = {"mlp_units": "gan", "maxout_pieces": "gan", "embedding_dim": "cdcgan",
+                       "gen_filters": "!gan", "disc_filters": "!gan"}
 
 
 def _field(default, help_text):
@@ -47,6 +51,9 @@ class Config:
                         "lsun_church | lsun_bedroom | pets | cars | tfds:NAME[/CONFIG] | folder:PATH.")
   image_size: int = _field(32, "Square image side in pixels: 32, 64 or 128.")
   channels: int = _field(1, "Image channels: 1 (grayscale) or 3 (RGB); images are converted.")
+  center_crop: int = _field(0, "Crop the central NxN pixels before resizing (CelebA: 108, the "
+                            "DCGAN convention); 0 = none: resize the shorter side to image_size "
+                            "and keep the center square.")
   data_dir: str = _field("", "TFDS data_dir, or the folder holding local IDX .gz files (mnist, "
                          "fashion_mnist). Empty: TFDS default / Debian's dataset folders.")
   manual_dir: str = _field("", "TFDS manual_dir for datasets whose download must be placed by hand.")
@@ -65,7 +72,10 @@ class Config:
   num_classes: int = _field(0, "Classes for the conditional variant; 0 = from the dataset.")
   embedding_dim: int = _field(50, "Label embedding size of the conditional variant (>= 1).")
   recon_weight: float = _field(0.0, "cdcgan: weight of the L1 term |x - G(z, y)| in G's loss (>= 0).")
-  mlp_units: int = _field(1024, "Hidden units of the gan variant's MLP layers (>= 1).")
+  mlp_units: int = _field(1200, "gan variant: units of each hidden layer of G, and linear units "
+                         "of each maxout layer of D (Goodfellow 2014: 1200 = 240 maxout x 5 pieces).")
+  maxout_pieces: int = _field(5, "gan variant: linear pieces per maxout unit in D (>= 1; divides "
+                              "--mlp_units).")
   # --- optimisation ---
   batch_size: int = _field(128, "Global batch size, split across replicas (>= 1).")
   train_steps: int = _field(0, "Total generator steps; 0 = derive from --epochs.")
@@ -94,6 +104,11 @@ class Config:
   max_rollbacks: int = _field(3, "Non-finite loss: roll back to the last checkpoint at most this "
                               "many times, then stop (>= 0).")
   export: bool = _field(True, "Export a SavedModel to WORKDIR/saved_model at the end.")
+  # --- testing aids (fault injection; leave at their defaults for real runs) ---
+  debug_nan_step: int = _field(0, "Testing aid: after this generator step, write NaN into a "
+                               "generator weight to exercise the non-finite rollback; 0 = off.")
+  debug_nan_times: int = _field(1, "Testing aid: how often --debug_nan_step fires in one process "
+                                "(>= 1); each rollback passes that step again.")
 
   def replace(self, **kw) -> "Config":
     return dataclasses.replace(self, **kw)
@@ -173,7 +188,8 @@ def validate(config: Config) -> None:
   _check_choice(config, "jit_compile", JIT_MODES)
   for name in ("latent_dim", "gen_filters", "disc_filters", "batch_size", "d_steps", "log_every",
                "sample_every", "checkpoint_every", "keep_checkpoints", "num_grid_samples",
-               "steps_per_execution", "shuffle_buffer", "embedding_dim", "mlp_units"):
+               "steps_per_execution", "shuffle_buffer", "embedding_dim", "mlp_units",
+               "maxout_pieces"):
     _check(getattr(config, name) >= 1, name, f"must be >= 1, got {getattr(config, name)}")
   for name in ("train_steps", "epochs", "num_classes", "recon_weight", "max_rollbacks"):
     _check(getattr(config, name) >= 0, name, f"must be >= 0, got {getattr(config, name)}")
@@ -184,6 +200,12 @@ def validate(config: Config) -> None:
     _check(0 <= getattr(config, name) < 1, name, f"must be in [0, 1), got {getattr(config, name)}")
   _check(0 <= config.label_smoothing < 0.5, "label_smoothing",
          f"must be in [0, 0.5), got {config.label_smoothing}")
+  # Variant-specific settings that would otherwise be silently ignored or fail late.
+  _check(config.recon_weight == 0 or config.variant == "cdcgan", "recon_weight",
+         f"only --variant=cdcgan uses it (got {config.recon_weight} with --variant="
+         f"{config.variant}); set --recon_weight=0")
+  _check(config.variant != "gan" or config.mlp_units % config.maxout_pieces == 0, "mlp_units",
+         f"must be a multiple of --maxout_pieces={config.maxout_pieces}, got {config.mlp_units}")
   _check(config.train_steps > 0 or config.epochs > 0, "train_steps",
          "set --train_steps or --epochs to a positive number")
   _check(config.dataset in DATASETS or config.dataset.startswith(DATASET_PREFIXES)
@@ -208,5 +230,10 @@ def load_json(path: str) -> Config:
 
 def identity_conflicts(saved: Config, new: Config):
   """Names of identity fields whose values differ: (field, saved, new) tuples."""
+  def relevant(name):
+    only = VARIANT_ONLY_FIELDS.get(name)
+    if only is None:
+      return True
+    return new.variant != only[1:] if only.startswith("!") else new.variant == only
   return [(name, getattr(saved, name), getattr(new, name)) for name in IDENTITY_FIELDS
-          if getattr(saved, name) != getattr(new, name)]
+          if relevant(name) and getattr(saved, name) != getattr(new, name)]

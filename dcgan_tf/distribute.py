@@ -1,31 +1,105 @@
-"""Choosing the tf.distribute strategy and the mixed-precision policy for the hardware."""
+"""Hardware choices: the tf.distribute strategy, the precision policy, XLA, and who writes.
+
+Strategies (--strategy):
+  default      one device (the CPU, or the first GPU).
+  mirrored     one machine, one replica per GPU; without GPUs, one per logical CPU
+               device (tests split the CPU into two with set_logical_device_configuration).
+  multiworker  MultiWorkerMirroredStrategy over the TF_CONFIG cluster (one process per
+               machine); must be created before TensorFlow runs any op.
+  tpu          TPUStrategy over the TPU the resolver finds.
+  auto         mirrored with more than one GPU, else default.
+Every strategy gets the same global batch (--batch_size), split evenly over the
+replicas; losses are sums over the local batch divided by the global batch
+(losses.py), so the summed gradients equal one device's on the whole batch.
+
+Under multiworker every worker runs the same program, including checkpoint saves
+and the export (they read variables collectively), but only the chief writes the
+run's workdir: the others write to a throwaway folder (write_dir), as in
+TensorFlow's multi-worker guide.
+"""
+
+import functools
+import os
+import shutil
+import tempfile
 
 import keras
 import tensorflow as tf
 from absl import logging
 
 
+# ------------------------------------------------------------------ precision
+
+@functools.lru_cache(maxsize=None)
+def cpu_flags() -> frozenset:
+  """CPU feature flags from /proc/cpuinfo (empty where it does not exist)."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("flags"):
+          return frozenset(line.split(":", 1)[1].split())
+  except OSError:
+    pass
+  return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+  """True on CPUs with native bfloat16 matmul (AVX512-BF16 or AMX-BF16)."""
+  return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
 def resolve_precision(precision: str) -> str:
-  """auto -> mixed_float16 on a GPU, float32 otherwise; other values pass through."""
+  """auto -> mixed_float16 on a GPU, mixed_bfloat16 on a TPU, float32 on CPUs.
+
+  CPUs stay float32 even with AVX512-BF16/AMX: mixed_bfloat16 has not been
+  measured faster there with these small convolutions (BUILD_NOTES.md, issue 6);
+  pass --precision=mixed_bfloat16 after checking with `python -m dcgan_tf.bench`.
+  """
   if precision != "auto":
     return precision
-  return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+  if tf.config.list_physical_devices("GPU"):
+    return "mixed_float16"
+  if tf.config.list_logical_devices("TPU"):
+    return "mixed_bfloat16"
+  return "float32"
 
 
 def set_precision(precision: str) -> str:
+  """Sets Keras' global dtype policy (read when layers are built); returns the policy name."""
   policy = resolve_precision(precision)
   keras.mixed_precision.set_dtype_policy(policy)
   return policy
 
 
+def resolve_jit_compile(mode: str, strategy=None, precision: str = "float32"):
+  """--jit_compile (auto | on | off) -> the value for keras.Model.compile.
+
+  auto: XLA off on CPUs, where it measured slower than TF's oneDNN kernels for
+  float32 and bfloat16 (BUILD_NOTES.md, issue 6); otherwise Keras' own choice
+  ("auto": on for GPUs/TPUs without a strategy, off under tf.distribute).
+  """
+  del precision  # same choice for every policy so far; kept for the call sites
+  if mode == "on":
+    return True
+  if mode == "off":
+    return False
+  if not any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
+    return False
+  return "auto"
+
+
+# ------------------------------------------------------------------ strategies
+
 def get_strategy(name: str) -> tf.distribute.Strategy:
-  """auto: MirroredStrategy over >1 GPU, else the default (one device) strategy."""
+  """The strategy for --strategy (see the module docstring). Logs the replica count."""
   if name == "auto":
     name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
   if name == "default":
     strategy = tf.distribute.get_strategy()
   elif name == "mirrored":
-    strategy = tf.distribute.MirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    strategy = tf.distribute.MirroredStrategy(devices)
   elif name == "multiworker":
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
   elif name == "tpu":
@@ -34,7 +108,66 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
     tf.tpu.experimental.initialize_tpu_system(resolver)
     strategy = tf.distribute.TPUStrategy(resolver)
   else:
-    raise ValueError(f"--strategy: unknown strategy {name!r}")
+    raise ValueError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
+                     "multiworker, tpu")
   logging.info("Strategy %s with %d replica(s)", type(strategy).__name__,
                strategy.num_replicas_in_sync)
   return strategy
+
+
+def distributed_dataset(strategy, make_dataset, global_batch: int):
+  """(dataset for fit, what make_dataset returned second) with per-worker input pipelines.
+
+  make_dataset(input_context) -> (dataset, info): a pipeline that reads only its
+  shard and batches per replica (data.make_dataset does both). The strategy calls
+  it once per input pipeline (once per worker), so every worker reads its own
+  files; `info` is the first call's (the Source record).
+  """
+  replicas = strategy.num_replicas_in_sync
+  if global_batch % replicas:
+    raise ValueError(f"--batch_size: {global_batch} is not divisible by the {replicas} replicas "
+                     f"of the strategy; use a multiple of {replicas}")
+  infos = []
+
+  def dataset_fn(input_context):
+    dataset, info = make_dataset(input_context)
+    infos.append(info)
+    return dataset
+
+  dataset = strategy.distribute_datasets_from_function(dataset_fn)
+  return dataset, infos[0]
+
+
+# ------------------------------------------------------------------ who writes
+
+def is_chief(strategy) -> bool:
+  """True unless this process is a non-chief task of a multi-worker cluster.
+
+  The chief is task "chief", or worker 0 when the cluster has no "chief" task
+  (TF_CONFIG's two conventions). No cluster (no TF_CONFIG): chief.
+  """
+  resolver = getattr(strategy, "cluster_resolver", None)
+  task_type = getattr(resolver, "task_type", None)
+  if task_type is None or task_type == "chief":
+    return True
+  has_chief_task = "chief" in resolver.cluster_spec().as_dict()
+  return task_type == "worker" and (resolver.task_id or 0) == 0 and not has_chief_task
+
+
+def write_dir(strategy, workdir: str) -> str:
+  """Where this process writes: `workdir` on the chief, a fresh temporary folder on others.
+
+  Non-chief workers still save checkpoints and exports (those read variables in
+  collective ops every worker must join), just to a folder nobody reads; delete it
+  with cleanup_write_dir at the end.
+  """
+  if is_chief(strategy):
+    return workdir
+  resolver = strategy.cluster_resolver
+  return tempfile.mkdtemp(prefix=f"dcgan_{resolver.task_type}{resolver.task_id}_")
+
+
+def cleanup_write_dir(path: str, workdir: str) -> None:
+  """Deletes a non-chief's temporary write_dir (never the workdir itself)."""
+  if os.path.abspath(path) != os.path.abspath(workdir):
+    shutil.rmtree(path, ignore_errors=True)

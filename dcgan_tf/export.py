@@ -5,7 +5,10 @@ Signatures (images uint8 [N, H, W, C] in [0, 255]):
   generate(num int32 [], seed int64 [])                   -> {"images"}  same seed, same images
 Conditional generators (num_classes > 0):
   serving_default(z float32 [None, latent_dim], labels int32 [None]) -> {"images"}
-  generate(num int32 [], seed int64 [], label int32 [])   -> {"images"}
+  generate(num int32 [], seed int64 [], label int32 [])   -> {"images"}  label for all num
+Labels outside [0, num_classes) raise InvalidArgumentError. `generate` draws
+z ~ N(0, 1) with stateless ops seeded by `seed` only, so a seed gives the same z
+for every label: rows of one seed across labels show the same "style".
 The archive is written to a temporary folder, loaded back and called once, and
 only then moved into place, so a failed export never replaces a good one.
 """
@@ -26,6 +29,19 @@ def _noise(num, seed, latent_dim):
   return tf.random.stateless_normal(tf.stack([num, latent_dim]), seed=seed)
 
 
+def _checked(labels, num_classes):
+  """labels int32 [N] -> the same, or an InvalidArgumentError naming the valid range.
+
+  Without the check a bad label fails deep inside the embedding lookup on CPU, and on
+  GPU silently returns an all-zero embedding.
+  """
+  message = f"labels must be in [0, {num_classes})"
+  with tf.control_dependencies([
+      tf.debugging.assert_non_negative(labels, message=message),
+      tf.debugging.assert_less(labels, tf.constant(num_classes, tf.int32), message=message)]):
+    return tf.identity(labels)
+
+
 def build_archive(generator, latent_dim: int, num_classes: int = 0) -> keras.export.ExportArchive:
   archive = keras.export.ExportArchive()
   archive.track(generator)
@@ -35,11 +51,12 @@ def build_archive(generator, latent_dim: int, num_classes: int = 0) -> keras.exp
   if num_classes:
     @tf.function(input_signature=[z_spec, tf.TensorSpec([None], tf.int32, name="labels")])
     def serve(z, labels):
+      labels = _checked(labels, num_classes)
       return {"images": to_uint8(generator(z, labels, training=False))}
 
     @tf.function(input_signature=[num_spec, seed_spec, tf.TensorSpec([], tf.int32, name="label")])
     def generate(num, seed, label):
-      labels = tf.fill(tf.reshape(num, [1]), label)
+      labels = _checked(tf.fill(tf.reshape(num, [1]), label), num_classes)
       return {"images": to_uint8(generator(_noise(num, seed, latent_dim), labels, training=False))}
   else:
     @tf.function(input_signature=[z_spec])

@@ -6,9 +6,14 @@ train_step = `d_steps` discriminator updates then one generator update; the
 generated batch of the last D update is reused for the G update, so G runs
 forward once per step when d_steps == 1.
 
-Noise is drawn with stateless ops seeded by (seed, step, replica, draw), so a
-resumed run draws exactly the noise an uninterrupted run would have, and
-replicas never draw the same z.
+Variants differ only in the networks: a conditional G/D (cdcgan) takes the batch's
+labels, and generated images get the real batch's labels, so `recon_weight` * |x -
+G(z, y)| compares each real image with a sample of its own class.
+
+Noise is drawn with stateless ops seeded by (seed, step, draw) for the whole
+global batch, and each replica takes its own rows: a resumed run draws exactly
+the noise an uninterrupted run would have, replicas never draw the same z, and
+the noise does not depend on the number of replicas.
 """
 
 import keras
@@ -30,6 +35,12 @@ class GAN(keras.Model):
     self.d_steps = int(d_steps)  # >= 1
     self.recon_weight = float(recon_weight)  # >= 0, conditional L1 term
     self.conditional = bool(getattr(generator, "num_classes", 0))
+    # A D without batch norm (sngan, gan) sees real and fake in ONE call: spectral
+    # normalization re-normalises its kernels on every training call, so two calls
+    # would score real and fake with two different kernels. A D with batch norm keeps
+    # them in separate batches, as the DCGAN paper did.
+    self.joint_d_batch = not any(isinstance(layer, keras.layers.BatchNormalization)
+                                 for layer in discriminator._flatten_layers())
     # Generator steps taken; checkpointed; seeds the noise. Only the first replica's
     # update counts under tf.distribute (every replica adds 1 in sync).
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
@@ -52,6 +63,15 @@ class GAN(keras.Model):
     d_optimizer.build(self.discriminator.trainable_variables)
     g_optimizer.build(self.generator.trainable_variables)
 
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    # Under a strategy, Keras 3.15's fit pulls one batch from a throwaway iterator to
+    # build compiled losses/metrics. The GAN compiles none and its layers are built,
+    # so that builds nothing; but it fails under MultiWorkerMirroredStrategy with
+    # per-worker datasets (an eager PerReplica reduce), and it makes training start
+    # from a second iterator, whose seeded shuffle order differs from one device's.
+    # Skip it, as Keras does without a strategy.
+    del iterator, data_batch
+
   @property
   def metrics(self):
     trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
@@ -59,12 +79,20 @@ class GAN(keras.Model):
 
   # ---------------------------------------------------------------- helpers
   def _noise(self, batch, draw):
-    """z float32 [batch, latent_dim] ~ N(0, 1), a pure function of (seed, step, replica, draw)."""
+    """z float32 [batch, latent_dim] ~ N(0, 1): this replica's rows of the global batch's z.
+
+    The global z [batch * replicas, latent_dim] is a pure function of (seed, step, draw),
+    so N replicas draw the same z as one device with the same global batch (the
+    tf.distribute test relies on it). Drawing the global z on every replica costs
+    batch * replicas * latent_dim normals, nothing next to the convolutions.
+    """
     ctx = tf.distribute.get_replica_context()
     replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+    replicas = ctx.num_replicas_in_sync if ctx is not None else 1
     seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
-    seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int32) * 64 + draw)
-    return tf.random.stateless_normal([batch, self.latent_dim], seed=seed)
+    seed = tf.random.experimental.stateless_fold_in(seed, draw)
+    z = tf.random.stateless_normal([batch * replicas, self.latent_dim], seed=seed)
+    return z[replica * batch:(replica + 1) * batch]
 
   def generate(self, z, labels=None, training=False):
     if self.conditional:
@@ -79,16 +107,25 @@ class GAN(keras.Model):
   def _update(self, optimizer, tape, loss, variables):
     # scale_loss is the identity for plain optimizers; LossScaleOptimizer.apply unscales
     # the gradients, skips non-finite steps and adapts the scale (mixed_float16).
-    grads = tape.gradient(optimizer.scale_loss(loss), variables)
+    with tape:  # the scaling must be recorded too (else every gradient is None): re-enter
+      scaled = optimizer.scale_loss(loss)
+    grads = tape.gradient(scaled, variables)
     optimizer.apply(grads, variables)
 
   def _d_update(self, real, labels, fake, global_batch):
     d_vars = self.discriminator.trainable_variables
+    fake = tf.stop_gradient(fake)
     with tf.GradientTape() as tape:
-      # Real and fake in separate batches (as the DCGAN paper did): D's batch norm
-      # statistics then describe one distribution at a time.
-      real_logits = self.discriminate(real, labels, training=True)
-      fake_logits = self.discriminate(tf.stop_gradient(fake), labels, training=True)
+      if self.joint_d_batch:
+        n = tf.shape(real)[0]
+        both_labels = tf.concat([labels, labels], 0) if self.conditional else None
+        logits = self.discriminate(tf.concat([real, tf.cast(fake, real.dtype)], 0), both_labels,
+                                   training=True)
+        real_logits, fake_logits = logits[:n], logits[n:]
+      else:
+        # Separate batches: D's batch norm statistics describe one distribution at a time.
+        real_logits = self.discriminate(real, labels, training=True)
+        fake_logits = self.discriminate(fake, labels, training=True)
       d_loss = losses.discriminator_loss(real_logits, fake_logits, global_batch,
                                          self.label_smoothing)
     self._update(self.d_optimizer, tape, d_loss, d_vars)
@@ -102,7 +139,9 @@ class GAN(keras.Model):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     global_batch = batch * replicas
 
-    for k in range(self.d_steps - 1):  # Goodfellow's extra D steps, fresh z each
+    # Goodfellow's k D steps per G step, fresh z each. They reuse this step's real batch
+    # (as keras-io's WGAN-GP does); Goodfellow's Algorithm 1 draws a fresh one per D step.
+    for k in range(self.d_steps - 1):
       extra_fake = self.generate(self._noise(batch, k + 1), labels, training=True)
       self._d_update(real, labels, extra_fake, global_batch)
 

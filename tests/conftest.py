@@ -36,3 +36,12 @@ def run_module(module, *args, cwd=REPO, timeout=300, env=None):
   full_env.update(env or {})
   return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
                         text=True, timeout=timeout, env=full_env)
+
+
+@pytest.fixture(autouse=True)
+def absl_info_logging():
+  """Entry points called in-process (bench, sample) lower absl's verbosity; tests that read
+  the log with caplog need INFO whatever ran before them."""
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.INFO)
+  yield

@@ -12,7 +12,10 @@ transposed convs in G and six convs in D.
 import math
 
 import keras
+import tensorflow as tf
 from keras import layers
+
+from dcgan_tf.models.base import GeneratorBase
 
 
 def weight_init(seed=None):
@@ -21,7 +24,10 @@ def weight_init(seed=None):
 
 def batch_norm(name):
   # momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults, used by the reference.
-  return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name,
+  # Built under a multi-replica strategy, statistics are over the global batch (all-reduced
+  # per call): N replicas then train like one device with the same global batch.
+  synced = tf.distribute.get_strategy().num_replicas_in_sync > 1
+  return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name, synchronized=synced,
                                    gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
 
 
@@ -34,17 +40,24 @@ def resolutions(image_size):
 
 
 class LabelEmbedding(layers.Layer):
-  """int labels [B] -> float [B, dim] (the conditional variant's label code)."""
+  """int labels [B] in [0, num_classes) -> float [B, dim] (the conditional variant's label code).
 
-  def __init__(self, num_classes, dim, **kw):
+  Rows start ~ N(0, 1), the scale of z in G and of pixels in D (PyTorch's
+  nn.Embedding default): Keras' default U(-0.05, 0.05) would let the label start
+  20x weaker than the noise, so G would at first ignore it.
+  """
+
+  def __init__(self, num_classes, dim, seed=None, **kw):
     super().__init__(**kw)
-    self.embed = layers.Embedding(num_classes, dim, name="table")
+    self.embed = layers.Embedding(num_classes, dim, name="table",
+                                  embeddings_initializer=keras.initializers.RandomNormal(
+                                      0.0, 1.0, seed=seed))
 
   def call(self, labels):
     return self.embed(keras.ops.reshape(keras.ops.cast(labels, "int32"), [-1]))
 
 
-class Generator(keras.Model):
+class Generator(GeneratorBase):
   """z [B, latent_dim] (+ labels [B] when conditional) -> images float32 [B, S, S, C] in [-1, 1]."""
 
   def __init__(self, image_size=64, channels=3, latent_dim=100, filters=64,
@@ -52,8 +65,9 @@ class Generator(keras.Model):
     super().__init__(**kw)
     self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
     self.num_classes = num_classes
-    self.label_embedding = (LabelEmbedding(num_classes, embedding_dim, name="label_embedding")
-                            if num_classes else None)
+    self.label_embedding = (
+        LabelEmbedding(num_classes, embedding_dim, seed=seed, name="label_embedding")
+        if num_classes else None)
     self.blocks = []
     res = resolutions(image_size)
     for i, r in enumerate(res):
@@ -87,8 +101,9 @@ class Discriminator(keras.Model):
                num_classes=0, embedding_dim=50, seed=None, **kw):
     super().__init__(**kw)
     self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
-    self.label_embedding = (LabelEmbedding(num_classes, embedding_dim, name="label_embedding")
-                            if num_classes else None)
+    self.label_embedding = (
+        LabelEmbedding(num_classes, embedding_dim, seed=seed, name="label_embedding")
+        if num_classes else None)
 
     def maybe_sn(layer):
       return layers.SpectralNormalization(layer, name="sn_" + layer.name) if spectral_norm else layer

@@ -1,0 +1,296 @@
+"""Speed of the GAN train step: images/s and FLOP utilisation against a measured matmul peak.
+
+What `run` measures, in one process so the numbers are comparable:
+  matmul   GFLOP/s of one n x n @ n x n tf.matmul (2 n^3 FLOPs) in float32 and
+           bfloat16: the "peak" the step is compared with.
+  step     Keras' own train function (the tf.function `fit` calls, with the
+           configured jit_compile and steps_per_execution) on a synthetic batch
+           that sits in memory: a dataset of one tensor, repeated, so there is no
+           decoding, shuffling or copying. Warm-up (tracing, XLA compilation, the
+           first steps) is excluded.
+Settings are timed in interleaved rounds (matmul, setting 1, setting 2, ... then
+again) and summarised by the median, so load from other processes on a shared
+machine hits every setting alike; the ratio between settings is the robust number.
+
+utilisation = flops.train_step_flops(G, D) per image * images/s / float32 matmul peak.
+`breakdown` times the parts of a step (G forward, D forward, the gradient passes,
+the whole step) and every conv layer's forward / input-gradient / weight-gradient
+on its own, to show where the time goes.
+"""
+
+import dataclasses
+import os
+import statistics
+import time
+from typing import Dict, Iterable, List
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dcgan_tf import distribute
+from dcgan_tf import flops as flops_lib
+from dcgan_tf import losses
+from dcgan_tf import models
+from dcgan_tf import train_lib
+from dcgan_tf.config import Config
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+  """One measured configuration of the step."""
+  precision: str  # float32 | mixed_float16 | mixed_bfloat16 (resolved: never auto)
+  jit_compile: bool  # XLA for the whole step
+  steps_per_execution: int  # train steps per tf.function call, >= 1
+
+  def as_dict(self):
+    return dataclasses.asdict(self)
+
+
+def _wall(fn, *args):
+  """Seconds for fn(*args), including the device work (the result is fetched)."""
+  t = time.perf_counter()
+  out = fn(*args)
+  tf.nest.map_structure(lambda x: x.numpy() if hasattr(x, "numpy") else x, out)
+  return time.perf_counter() - t
+
+
+def load_average() -> float:
+  """1-minute load average of the machine (>= 0): context for noisy numbers."""
+  return round(os.getloadavg()[0], 2)
+
+
+def set_threads(intra_op: int, inter_op: int) -> None:
+  """Thread pools (0 = TF's default: one per core). Must run before TF executes any op."""
+  if intra_op:
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+  if inter_op:
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
+class MatmulProbe:
+  """One [n, n] @ [n, n] product in `dtype` (float32 accumulation is oneDNN's for bf16)."""
+
+  def __init__(self, dtype: str, n: int):
+    self.dtype, self.n, self.flops = dtype, n, 2 * n ** 3
+    rng = tf.random.Generator.from_seed(0)
+    self.a = tf.cast(rng.normal([n, n]), dtype)
+    self.b = tf.cast(rng.normal([n, n]), dtype)
+    # The sum makes every output element needed; it costs n^2, the product 2 n^3.
+    self.fn = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
+    _wall(self.fn, self.a, self.b)  # trace
+
+  def time_once(self) -> float:
+    return _wall(self.fn, self.a, self.b)
+
+
+class StepProbe:
+  """A compiled GAN (train_lib.build_gan, as `fit` would run it) fed one in-memory batch."""
+
+  def __init__(self, config: Config, setting: Setting):
+    self.setting = setting
+    config = config.replace(precision=setting.precision,
+                            jit_compile="on" if setting.jit_compile else "off",
+                            steps_per_execution=setting.steps_per_execution)
+    num_classes = models.conditional_classes(config, 10)
+    # The dtype policy is global and read when layers are built: restore it afterwards.
+    policy = distribute.set_precision(setting.precision)
+    try:
+      self.gan, _ = train_lib.build_gan(config, num_classes, tf.distribute.get_strategy(), policy)
+    finally:
+      keras.mixed_precision.set_dtype_policy("float32")
+    b, s, c = config.batch_size, config.image_size, config.channels
+    images = tf.random.stateless_uniform([b, s, s, c], seed=[config.seed, 1], minval=-1, maxval=1)
+    labels = tf.random.stateless_uniform([b], seed=[config.seed, 2], maxval=max(num_classes, 1),
+                                         dtype=tf.int32)
+    self.iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+    self.gan.make_train_function()
+    self.flops_per_image = flops_lib.train_step_flops(self.gan.generator, self.gan.discriminator,
+                                                      config.d_steps)
+    self.last_logs = None
+
+  def _execute(self):
+    self.last_logs = self.gan.train_function(self.iterator)
+    return self.last_logs
+
+  def warm_up(self, steps: int) -> float:
+    """Traces/compiles and runs >= `steps` steps; returns the first call's seconds."""
+    first = _wall(self._execute)
+    for _ in range(max(0, -(-steps // self.setting.steps_per_execution) - 1)):
+      _wall(self._execute)
+    return first
+
+  def time_once(self) -> float:
+    """Seconds per train step, from one call of the train function."""
+    return _wall(self._execute) / self.setting.steps_per_execution
+
+  def losses(self) -> Dict[str, float]:
+    return {k: float(np.ravel(v.numpy())[0]) for k, v in (self.last_logs or {}).items()}
+
+
+def _median(xs):
+  return statistics.median(xs) if xs else float("nan")
+
+
+def run(config: Config, settings: Iterable[Setting], steps: int = 30, warmup: int = 5,
+        rounds: int = 5, matmul_size: int = 2048) -> List[dict]:
+  """Measures every setting (see the module docstring); returns one dict per measurement.
+
+  steps: timed train steps per setting (>= 1), spread over `rounds` (>= 1) rounds.
+  """
+  settings = list(settings)
+  load_start = load_average()
+  matmuls = [MatmulProbe(dtype, matmul_size) for dtype in ("float32", "bfloat16")]
+  probes, first_call = [], {}
+  for setting in settings:
+    probe = StepProbe(config, setting)
+    first_call[setting] = probe.warm_up(warmup)
+    probes.append(probe)
+  matmul_times = {m.dtype: [] for m in matmuls}
+  step_times = {p.setting: [] for p in probes}
+  # Matmuls fill about a second per round: enough to see the same load as the steps.
+  reps = {m.dtype: max(2, round(1.0 / m.time_once())) for m in matmuls}
+  for r in range(rounds):
+    for m in matmuls:
+      matmul_times[m.dtype] += [m.time_once() for _ in range(reps[m.dtype])]
+    for p in probes:
+      calls = -(-steps // p.setting.steps_per_execution)  # ceil
+      share = calls // rounds + (1 if r < calls % rounds else 0)
+      step_times[p.setting] += [p.time_once() for _ in range(share)]
+  load = max(load_start, load_average())
+
+  results = []
+  peak = {}
+  for m in matmuls:
+    peak[m.dtype] = m.flops / _median(matmul_times[m.dtype]) / 1e9
+    results.append(dict(kind="matmul", dtype=m.dtype, n=m.n, gflop_per_s=round(peak[m.dtype], 2),
+                        best_gflop_per_s=round(m.flops / min(matmul_times[m.dtype]) / 1e9, 2),
+                        load_1m=load))
+  base = {}
+  for p in probes:
+    s = p.setting
+    s_per_step = _median(step_times[s])
+    img_per_s = config.batch_size / s_per_step
+    gflops = p.flops_per_image * img_per_s / 1e9
+    own_peak = peak["bfloat16" if s.precision == "mixed_bfloat16" else "float32"]
+    row = dict(kind="step", variant=config.variant, image_size=config.image_size,
+               channels=config.channels, batch_size=config.batch_size, **s.as_dict(),
+               steps=len(step_times[s]) * s.steps_per_execution, s_per_step=round(s_per_step, 5),
+               s_per_step_min=round(min(step_times[s]), 5), img_per_s=round(img_per_s, 2),
+               flops_per_image=p.flops_per_image, gflop_per_s=round(gflops, 2),
+               matmul_fp32_gflop_per_s=round(peak["float32"], 2),
+               utilisation=round(gflops / peak["float32"], 4),
+               utilisation_own_dtype_peak=round(gflops / own_peak, 4),
+               first_call_s=round(first_call[s], 2), load_1m=load,
+               losses={k: round(v, 4) for k, v in p.losses().items()})
+    if s.precision == "float32":
+      base[(s.jit_compile, s.steps_per_execution)] = img_per_s
+    results.append(row)
+  for row in results:  # speed relative to float32 with the same XLA / steps_per_execution
+    ref = base.get((row.get("jit_compile"), row.get("steps_per_execution")))
+    if row["kind"] == "step" and ref:
+      row["vs_float32"] = round(row["img_per_s"] / ref, 3)
+  return results
+
+
+# ------------------------------------------------------------------ breakdown
+
+def _time_fn(fn, args, iters):
+  fn(*args)  # trace
+  _wall(fn, *args)
+  return _median([_wall(fn, *args) for _ in range(iters)])
+
+
+def breakdown(config: Config, setting: Setting, iters: int = 5) -> List[dict]:
+  """Seconds of the parts of one train step and GFLOP/s of every conv layer's passes.
+
+  Parts (each its own tf.function with the setting's XLA mode; no optimizer update
+  except in `step`): g_forward, d_forward (one batch), d_grads (D loss on real and
+  fake, gradients w.r.t. D), g_grads (G forward, D forward, gradients w.r.t. G),
+  step (the train step). d_grads + g_grads + the optimizers ~ step.
+  """
+  probe = StepProbe(config, setting)
+  gan, g, d = probe.gan, probe.gan.generator, probe.gan.discriminator
+  real, labels = next(probe.iterator)
+  b = config.batch_size
+  z = tf.random.stateless_normal([b, config.latent_dim], seed=[config.seed, 3])
+  jit = setting.jit_compile
+
+  @tf.function(jit_compile=jit)
+  def g_forward(z):
+    return gan.generate(z, labels, training=True)
+
+  @tf.function(jit_compile=jit)
+  def d_forward(x):
+    return gan.discriminate(x, labels, training=True)
+
+  @tf.function(jit_compile=jit)
+  def d_grads(x, z):
+    fake = tf.stop_gradient(gan.generate(z, labels, training=True))
+    with tf.GradientTape() as tape:
+      loss = losses.discriminator_loss(gan.discriminate(x, labels, training=True),
+                                       gan.discriminate(fake, labels, training=True), b)
+    return tape.gradient(loss, d.trainable_variables)
+
+  @tf.function(jit_compile=jit)
+  def g_grads(z):
+    with tf.GradientTape() as tape:
+      loss = losses.generator_loss(gan.discriminate(gan.generate(z, labels, training=True), labels,
+                                                    training=True), b)
+    return tape.gradient(loss, g.trainable_variables)
+
+  parts = dict(g_forward=(g_forward, (z,)), d_forward=(d_forward, (real,)),
+               d_grads=(d_grads, (real, z)), g_grads=(g_grads, (z,)))
+  g_flops, d_flops = flops_lib.network_flops(g), flops_lib.network_flops(d)
+  part_flops = dict(g_forward=g_flops.forward, d_forward=d_flops.forward,
+                    d_grads=g_flops.forward + 6 * d_flops.forward - 2 * d_flops.first_layer,
+                    g_grads=3 * g_flops.forward - g_flops.first_layer + 2 * d_flops.forward)
+  rows = []
+  for name, (fn, args) in parts.items():
+    seconds = _time_fn(fn, args, iters)
+    rows.append(dict(kind="part", part=name, seconds=round(seconds, 5),
+                     gflop_per_s=round(part_flops[name] * b / seconds / 1e9, 2)))
+  probe.warm_up(1)
+  seconds = _median([probe.time_once() for _ in range(iters)])
+  rows.append(dict(kind="part", part="step", seconds=round(seconds, 5),
+                   gflop_per_s=round(probe.flops_per_image * b / seconds / 1e9, 2)))
+  rows += _layer_rows(g, d, b, iters, jit)
+  for row in rows:
+    row.update(setting.as_dict(), load_1m=load_average())
+  return rows
+
+
+def _layer_rows(g, d, batch, iters, jit):
+  """GFLOP/s of each conv layer's forward, input-gradient and weight-gradient passes, alone.
+
+  The gradients are taken with a given upstream gradient dy and without returning
+  the output: a convolution's gradients do not need its output, so TF prunes the
+  forward pass and each timing is one pass.
+  """
+  rows = []
+  for net in (g, d):
+    for layer in net._flatten_layers(include_self=False):
+      f = flops_lib.layer_flops(layer)
+      if not f or not hasattr(layer, "kernel"):
+        continue
+      shape = (batch,) + tuple(layer._build_shapes_dict["input_shape"][1:])
+      x = tf.cast(tf.random.normal(shape), layer.compute_dtype)
+      dy = tf.cast(tf.random.normal(layer.compute_output_shape(shape)), layer.compute_dtype)
+
+      def make(wrt, layer=layer):
+        @tf.function(jit_compile=jit)
+        def fn(x, dy):
+          with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+          if wrt == "forward":
+            return y
+          return tape.gradient(y, x if wrt == "input" else layer.kernel, output_gradients=dy)
+        return fn
+
+      for wrt in ("forward", "input", "kernel"):
+        seconds = _time_fn(make(wrt), (x, dy), iters)
+        rows.append(dict(kind="layer", network=net.name, layer=layer.name,
+                         input_shape=list(shape), part=wrt, seconds=round(seconds, 6),
+                         gflop_per_s=round(f * batch / seconds / 1e9, 2)))
+  return rows

@@ -1,0 +1,200 @@
+"""Source -> batches of (images float32 [B, S, S, C] in [-1, 1], labels int32 [B]).
+
+Order of stages (each map runs in parallel, AUTOTUNE):
+  read (sharded per input pipeline) -> decode + prepare to uint8 [S, S, C]
+  -> skip and count undecodable files -> cache (memory or file, uint8)
+  -> repeat -> shuffle -> batch (drop_remainder: static shapes)
+  -> scale to [-1, 1] (+ optional flips / MNIST augmentation, per batch) -> prefetch.
+Caching the uint8 output of the deterministic stages means decoding happens once;
+randomness (order, augmentation) comes after the cache, seeded from --seed.
+"""
+
+import glob
+import os
+import re
+import time
+from typing import Optional
+
+import tensorflow as tf
+from absl import logging
+
+from dcgan_tf.config import Config
+from dcgan_tf.data.base import NO_SHARD, Shard, Source
+from dcgan_tf.data.image_ops import augment, prepare, scale_to_unit
+from dcgan_tf.data.sources import get_source
+
+AUTOTUNE = tf.data.AUTOTUNE
+# A memory cache larger than this gets a warning suggesting --cache=PATH or none.
+MEMORY_CACHE_WARN_BYTES = 8 << 30
+
+
+def count_decoded(ds: tf.data.Dataset, report, image_shape) -> tf.data.Dataset:
+  """Passes (image, label) elements through; calls report(n) when a pass over ds ends.
+
+  n is the number of elements of that pass. A sentinel element appended to each
+  pass carries the running count (a sequential scan, no variables) to a
+  py_function, so the only Python call is one per pass.
+  """
+  sentinel = tf.data.Dataset.from_tensors(
+      (tf.zeros(image_shape, tf.uint8), tf.constant(0, tf.int32), tf.constant(True)))
+  flagged = ds.map(lambda x, y: (x, y, tf.constant(False))).concatenate(sentinel)
+
+  def count(n, element):
+    x, y, last = element
+    n += tf.cast(tf.logical_not(last), tf.int64)
+    return n, (x, y, last, n)
+
+  def report_false(n):
+    report(int(n))
+    return False
+
+  def keep(x, y, last, n):
+    return tf.cond(last, lambda: tf.reshape(tf.py_function(report_false, [n], tf.bool), []),
+                   lambda: tf.constant(True))
+
+  return flagged.scan(tf.constant(0, tf.int64), count).filter(keep).map(
+      lambda x, y, last, n: (x, y))
+
+
+def check_data_config(config: Config) -> None:
+  """ValueError naming the flag for data fields config.validate does not check."""
+  if config.center_crop < 0:
+    raise ValueError(f"--center_crop: must be >= 0 (0 = no crop), got {config.center_crop}")
+  if not config.cache:
+    raise ValueError("--cache: empty; valid: memory, none, or a file path prefix")
+
+
+def cache_path(config: Config, shard: Shard) -> str:
+  """File prefix of a --cache=PATH cache; names what it holds, so another size or crop
+  never reads it. PATH may be a folder (files go inside) or a prefix."""
+  slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.dataset}_{config.split}").strip("_")[-80:]
+  name = f"{slug}_{config.image_size}px_{config.channels}ch"
+  name += f"_crop{config.center_crop}" if config.center_crop else ""
+  name += f"_shard{shard[1]}of{shard[0]}" if shard[0] > 1 else ""
+  prefix = os.path.expanduser(config.cache)
+  if os.path.isdir(prefix) or prefix.endswith(os.sep):
+    return os.path.join(prefix, name)
+  return f"{prefix}.{name}"
+
+
+def _cache(ds: tf.data.Dataset, config: Config, source: Source, shard: Shard) -> tf.data.Dataset:
+  mode = config.cache
+  if mode == "none":
+    return ds
+  if mode == "memory":
+    size = source.shard_examples * config.image_size ** 2 * config.channels
+    if size > MEMORY_CACHE_WARN_BYTES:
+      logging.warning("%s: caching %d images in memory needs ~%.1f GiB; consider "
+                      "--cache=PATH (a file) or --cache=none", source.name,
+                      source.shard_examples, size / 2 ** 30)
+    return ds.cache()
+  path = cache_path(config, shard)
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise ValueError(f"--cache: folder {folder!r} does not exist (valid: memory, none, or a "
+                     "path prefix in an existing folder)")
+  locks = glob.glob(glob.escape(path) + "_[0-9]*.lockfile")  # tf.data's PATH_0.lockfile
+  if locks:
+    raise ValueError(f"--cache: {locks[0]} exists: another run is writing this cache, or one "
+                     "was interrupted; if no run is writing it, delete that file")
+  if os.path.exists(path + ".index"):
+    logging.info("%s: reading prepared images from the cache %s*", source.name, path)
+  else:
+    logging.info("%s: writing prepared images to the cache %s* during the first pass",
+                 source.name, path)
+  return ds.cache(path)
+
+
+def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
+                   repeat: bool = True, shard: Shard = NO_SHARD) -> tf.data.Dataset:
+  """Source -> prepared, counted, cached, shuffled, augmented, batched, prefetched."""
+  size, channels, crop = config.image_size, config.channels, config.center_crop
+  decode = source.decode
+
+  def decode_prepare(raw, label):
+    image = decode(raw) if decode is not None else raw
+    return prepare(image, size, channels, crop), label
+
+  ds = source.dataset.map(decode_prepare, num_parallel_calls=AUTOTUNE)
+  if decode is not None:  # files may be corrupt: skip them, and say how many
+    ds = count_decoded(ds.ignore_errors(), source.report_pass, [size, size, channels])
+  ds = _cache(ds, config, source, shard)
+  if repeat:
+    ds = ds.repeat()
+  # A buffer larger than the data would only hold repeated copies and delay the first
+  # batch by several passes: cap it at the (shard's) size when that is known.
+  buffer = config.shuffle_buffer
+  if source.shard_examples > 0:
+    buffer = min(buffer, source.shard_examples)
+  ds = ds.shuffle(buffer, seed=seed)
+  # Scaling and augmentation run on whole batches: per-element maps cost ~10x more.
+  ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=AUTOTUNE)
+  flip, mnist = config.random_flip, config.mnist_augment
+  if flip or mnist:
+    # Stateless augmentation, one seed pair per batch: reproducible from --seed.
+    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+    ds = tf.data.Dataset.zip(ds, seeds).map(
+        lambda xy, s: (augment(scale_to_unit(xy[0]), s, flip=flip, mnist=mnist), xy[1]),
+        num_parallel_calls=AUTOTUNE)
+  else:
+    ds = ds.map(lambda x, y: (scale_to_unit(x), y), num_parallel_calls=AUTOTUNE)
+  return ds.prefetch(AUTOTUNE)
+
+
+def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optional[int] = None,
+                 repeat: bool = True,
+                 input_context: Optional[tf.distribute.InputContext] = None):
+  """Returns (batched tf.data.Dataset of (images, labels), Source).
+
+  batch_size: the global batch size (default config.batch_size). With an
+  input_context (from strategy.distribute_datasets_from_function) this pipeline
+  reads only its shard of the files/examples and batches per replica:
+  input_context.get_per_replica_batch_size(batch_size). source.num_examples is
+  always the whole dataset's size.
+  """
+  check_data_config(config)
+  batch = batch_size or config.batch_size
+  seed = config.seed if seed is None else seed
+  shard = NO_SHARD
+  if input_context is not None:
+    shard = (input_context.num_input_pipelines, input_context.input_pipeline_id)
+    replicas = input_context.num_replicas_in_sync
+    if batch % replicas:
+      raise ValueError(f"--batch_size: {batch} is not divisible by the {replicas} replicas")
+    batch = input_context.get_per_replica_batch_size(batch)
+    # Different shuffles per pipeline; still a pure function of --seed.
+    seed = (seed * 1_000_003 + input_context.input_pipeline_id) % (2 ** 31)
+  source = get_source(config, shard)
+  ds = build_pipeline(source, config, batch, seed, repeat=repeat, shard=shard)
+  return ds, source
+
+
+def pipeline_throughput(config: Config, num_batches: int = 50, batch_size: Optional[int] = None,
+                        warmup_batches: Optional[int] = None) -> dict:
+  """Images/s of the input pipeline alone (no model), after `warmup_batches` batches.
+
+  The warm-up (default: num_batches // 5, at least 2) fills the shuffle buffer and
+  lets AUTOTUNE settle. With cache=memory and a dataset smaller than the batches
+  read, later passes come from the cache: compare with cache=none for the
+  decoding rate.
+  """
+  batch = batch_size or config.batch_size
+  warmup = max(2, num_batches // 5) if warmup_batches is None else warmup_batches
+  t0 = time.perf_counter()
+  ds, source = make_dataset(config, batch_size=batch)
+  iterator = iter(ds)
+  next(iterator)
+  first_batch_s = time.perf_counter() - t0
+  for _ in range(max(warmup - 1, 0)):
+    next(iterator)
+  t1 = time.perf_counter()
+  for _ in range(num_batches):
+    images, _ = next(iterator)
+  seconds = time.perf_counter() - t1
+  result = dict(images_per_s=num_batches * batch / max(seconds, 1e-9),
+                batches_per_s=num_batches / max(seconds, 1e-9), seconds=seconds,
+                first_batch_s=first_batch_s, num_batches=num_batches, warmup_batches=warmup,
+                batch_size=batch, image_shape=list(images.shape[1:]), dataset=config.dataset,
+                cache=config.cache, num_examples=source.num_examples)
+  result.update({f"files_{k}": v for k, v in source.stats.items()})
+  return result

@@ -1,0 +1,80 @@
+"""The bench command and the FLOP count it divides by. No test asserts on speed."""
+
+import json
+
+import pytest
+
+from conftest import run_module, tiny
+from dcgan_tf import flops, models
+
+
+def _conv(out_hw, k, c_in, c_out):
+  return 2 * out_hw * out_hw * k * k * c_in * c_out
+
+
+def _deconv(in_hw, k, c_in, c_out):
+  return 2 * in_hw * in_hw * k * k * c_in * c_out
+
+
+def test_flops_of_the_paper_network_at_64():
+  g, d = models.build_models(tiny(image_size=64, channels=3, gen_filters=64, disc_filters=64,
+                                  latent_dim=100))
+  g_layers = [_deconv(1, 4, 100, 512), _deconv(4, 4, 512, 256), _deconv(8, 4, 256, 128),
+              _deconv(16, 4, 128, 64), _deconv(32, 4, 64, 3)]
+  d_layers = [_conv(32, 4, 3, 64), _conv(16, 4, 64, 128), _conv(8, 4, 128, 256),
+              _conv(4, 4, 256, 512), _conv(1, 4, 512, 1)]
+  gf, df = flops.network_flops(g), flops.network_flops(d)
+  assert [f for _, f in gf.layers] == g_layers
+  assert [f for _, f in df.layers] == d_layers
+  assert (gf.first_layer, df.first_layer) == (g_layers[0], d_layers[0])
+  G, D = sum(g_layers), sum(d_layers)
+  assert flops.train_step_flops(g, d) == 3 * G - g_layers[0] + 8 * D - 2 * d_layers[0]
+  assert 2.2e9 < flops.train_step_flops(g, d) < 2.3e9  # per image
+  extra = G + 6 * D - 2 * d_layers[0]
+  assert flops.train_step_flops(g, d, d_steps=2) == flops.train_step_flops(g, d) + extra
+
+
+def test_flops_counts_spectral_norm_and_conditional_layers():
+  plain = flops.network_flops(models.build_models(tiny(variant="dcgan"))[1]).forward
+  sn = flops.network_flops(models.build_models(tiny(variant="sngan"))[1]).forward
+  assert sn == plain  # the wrapped convolutions are found and counted once
+  cond = flops.network_flops(models.build_models(tiny(variant="cdcgan"), 10)[1]).forward
+  assert cond > plain  # label maps add input channels to D's first conv
+
+
+def _rows(stdout):
+  return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_bench_command_prints_json_lines():
+  result = run_module("dcgan_tf.bench", "--image_size=32", "--channels=1", "--batch_size=8",
+                      "--steps=2", "--warmup=1", "--rounds=2", "--matmul_size=128",
+                      "--precision=float32,mixed_bfloat16", "--nojit_compile", "--breakdown",
+                      "--pipeline", "--dataset=digits", "--pipeline_batches=2")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = _rows(result.stdout)
+  matmul = [r for r in rows if r["kind"] == "matmul"]
+  assert sorted(r["dtype"] for r in matmul) == ["bfloat16", "float32"]
+  steps = {r["precision"]: r for r in rows if r["kind"] == "step"}
+  assert sorted(steps) == ["float32", "mixed_bfloat16"]
+  for r in steps.values():
+    assert r["img_per_s"] > 0 and r["s_per_step"] > 0 and r["flops_per_image"] > 0
+    assert r["utilisation"] > 0 and r["batch_size"] == 8 and r["jit_compile"] is False
+    assert r["steps"] == 2 and all(v == v for v in r["losses"].values())  # finite, not NaN
+  assert steps["float32"]["vs_float32"] == 1.0 and steps["mixed_bfloat16"]["vs_float32"] > 0
+  parts = {r["part"] for r in rows if r["kind"] == "part"}
+  assert parts == {"g_forward", "d_forward", "d_grads", "g_grads", "step"}
+  layers = [r for r in rows if r["kind"] == "layer"]
+  assert {r["part"] for r in layers} == {"forward", "input", "kernel"}
+  pipeline = [r for r in rows if r["kind"] == "pipeline"]
+  assert len(pipeline) == 1 and pipeline[0]["img_per_s"] > 0
+
+
+@pytest.mark.parametrize("flag,message", [("--precision=float8", "--precision"),
+                                          ("--steps_per_execution=0", "--steps_per_execution"),
+                                          ("--steps=0", "--steps"),
+                                          ("--image_size=48", "--image_size")])
+def test_bench_rejects_bad_flags(flag, message):
+  result = run_module("dcgan_tf.bench", flag)
+  assert result.returncode == 1
+  assert result.stderr.strip().startswith(f"error: {message}"), result.stderr[-2000:]

@@ -1,0 +1,41 @@
+"""Config layering, validation and the identity check used on resume."""
+
+import pytest
+
+from dcgan_tf import config as config_lib
+from dcgan_tf.config import Config
+
+
+def test_dataset_picks_its_config_file_and_flags_override():
+  config = config_lib.resolve_config(None, {"dataset": "digits", "batch_size": 8, "seed": None})
+  assert config.image_size == 32 and config.channels == 1  # from configs/digits.py
+  assert config.batch_size == 8  # the flag wins
+  assert config.seed == Config().seed  # None = not set
+
+
+def test_every_config_file_validates():
+  for name in config_lib.available_configs():
+    config_lib.validate(config_lib.load_config_file(name))
+
+
+@pytest.mark.parametrize("field,value", [("image_size", 48), ("variant", "wgan"), ("d_steps", 0),
+                                         ("label_smoothing", 0.5), ("g_lr", 0.0)])
+def test_validate_names_the_field(field, value):
+  with pytest.raises(ValueError, match=f"--{field}"):
+    config_lib.validate(Config(**{field: value}))
+
+
+def test_identity_conflicts_only_compare_fields_the_variant_uses():
+  saved = Config(variant="dcgan", mlp_units=1024)
+  assert config_lib.identity_conflicts(saved, Config(variant="dcgan", mlp_units=1200)) == []
+  assert config_lib.identity_conflicts(saved, Config(variant="dcgan", image_size=64)) == [
+      ("image_size", 32, 64)]
+  gan = Config(variant="gan", mlp_units=1200)
+  assert config_lib.identity_conflicts(gan, gan.replace(mlp_units=240))[0][0] == "mlp_units"
+  assert config_lib.identity_conflicts(gan, gan.replace(gen_filters=3)) == []
+
+
+def test_json_round_trip(tmp_path):
+  config = Config(dataset="folder:/x", image_size=64, channels=3)
+  config_lib.save_json(config, str(tmp_path / "c.json"))
+  assert config_lib.load_json(str(tmp_path / "c.json")) == config

@@ -1,0 +1,192 @@
+"""tf.distribute: two replicas train like one device; two workers train, checkpoint and export.
+
+Logical devices must be configured before TensorFlow initialises, so the mirrored
+run happens in a subprocess: this file run as a script (`python test_distribute.py
+mirrored OUTDIR`). The multi-worker test starts two `python -m dcgan_tf.train`
+processes with TF_CONFIG on 127.0.0.1.
+
+What "the same losses" means: both runs see the same global batches (one input
+pipeline, split into per-replica batches), the same noise (gan._noise draws the
+global batch's z and each replica takes its rows) and batch norm over the global
+batch (synchronised across replicas); only the summation order of the all-reduce
+differs, so losses and weights agree to float32 rounding.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO, tiny
+
+STEPS = 3
+
+
+def _scalars(workdir, tag):
+  """{step: value} of a TensorBoard scalar the StepLogger wrote."""
+  import tensorflow as tf
+  out = {}
+  folder = os.path.join(workdir, "tensorboard")
+  for name in os.listdir(folder):
+    for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+      for value in event.summary.value:
+        if value.tag == tag:
+          out[event.step] = float(tf.make_ndarray(value.tensor))
+  return out
+
+
+def _weights(workdir):
+  import tensorflow as tf
+  reader = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
+  names = [n for n in reader.get_variable_to_shape_map()
+           if n.startswith(("generator", "discriminator")) and "OPTIMIZER_SLOT" not in n]
+  return {n: reader.get_tensor(n) for n in names}
+
+
+def _run_script(*args, timeout=400):
+  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  return subprocess.run([sys.executable, os.path.abspath(__file__), *args], capture_output=True,
+                        text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+def test_mirrored_two_replicas_match_one_device(tmp_path):
+  result = _run_script("mirrored", str(tmp_path))
+  assert result.returncode == 0, result.stderr[-3000:]
+  one, two = tmp_path / "default", tmp_path / "mirrored"
+  summary = json.loads(result.stdout.strip().splitlines()[-1])
+  assert summary["replicas"] == {"default": 1, "mirrored": 2}
+  for tag in ("d_loss", "g_loss", "d_real", "d_fake"):
+    a, b = _scalars(str(one), tag), _scalars(str(two), tag)
+    assert sorted(a) == list(range(1, STEPS + 1)) and sorted(b) == sorted(a), (tag, a, b)
+    for step in a:
+      assert b[step] == pytest.approx(a[step], rel=1e-5, abs=1e-6), (tag, step, a, b)
+  wa, wb = _weights(str(one)), _weights(str(two))
+  assert wa and sorted(wa) == sorted(wb)
+  for name in wa:
+    np.testing.assert_allclose(wb[name], wa[name], rtol=1e-4, atol=1e-6, err_msg=name)
+  # Checkpoint and export under MirroredStrategy: the SavedModel loads and generates.
+  import tensorflow as tf
+  loaded = tf.saved_model.load(str(two / "saved_model"))
+  images = loaded.signatures["serving_default"](z=tf.zeros([2, 16]))["images"]
+  assert images.dtype == tf.uint8 and images.shape == (2, 32, 32, 1)
+
+
+def _free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+def test_multiworker_trains_checkpoints_exports(tmp_path):
+  workdir = tmp_path / "run"
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+  flags = ["--dataset=digits", "--image_size=32", "--channels=1", "--gen_filters=8",
+           "--disc_filters=8", "--latent_dim=16", "--batch_size=16", f"--train_steps={STEPS}",
+           "--log_every=1", "--sample_every=1000", "--checkpoint_every=2", "--num_grid_samples=4",
+           "--shuffle_buffer=64", "--precision=float32", "--strategy=multiworker",
+           f"--workdir={workdir}"]
+  procs, temps = [], []
+  for index in range(2):
+    temp = tmp_path / f"tmp{index}"  # where a worker's throwaway write_dir goes
+    temp.mkdir()
+    temps.append(temp)
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(temp),
+               TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker",
+                                                                  "index": index}}))
+    procs.append(subprocess.Popen([sys.executable, "-m", "dcgan_tf.train", *flags], cwd=REPO,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True))
+  outputs = []
+  try:
+    for p in procs:
+      outputs.append(p.communicate(timeout=400))
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+  for p, (out, err) in zip(procs, outputs):
+    assert p.returncode == 0, "\n".join(l for l in err.splitlines() if "Error" in l or "error" in l or "File" in l)[-4000:]
+  assert f"Trained to step {STEPS}" in outputs[0][0]
+  checkpoints = sorted(os.listdir(workdir / "checkpoints"))
+  assert f"ckpt-{STEPS}.index" in checkpoints and "ckpt-2.index" in checkpoints
+  assert (workdir / "config.json").is_file() and (workdir / "samples").is_dir()
+  import tensorflow as tf
+  loaded = tf.saved_model.load(str(workdir / "saved_model"))
+  images = loaded.signatures["serving_default"](z=tf.zeros([2, 16]))["images"]
+  assert images.shape == (2, 32, 32, 1)
+  # Only the chief wrote the workdir; worker 1's throwaway folder is gone.
+  assert not os.listdir(temps[1]), os.listdir(temps[1])
+  leftovers = [f for f in os.listdir(workdir) if "worker" in f or f.startswith("dcgan_")]
+  assert not leftovers
+
+
+def test_who_writes(tmp_path):
+  import tensorflow as tf
+  from dcgan_tf import distribute
+
+  class Resolver:
+    def __init__(self, task_type, task_id, cluster):
+      self.task_type, self.task_id, self._cluster = task_type, task_id, cluster
+
+    def cluster_spec(self):
+      return tf.train.ClusterSpec(self._cluster)
+
+  class Strategy:
+    def __init__(self, *task):
+      self.cluster_resolver = Resolver(*task) if task else None
+
+  workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+  with_chief = dict(workers, chief=["127.0.0.1:3"])
+  assert distribute.is_chief(Strategy())  # no cluster
+  assert distribute.is_chief(Strategy("worker", 0, workers))
+  assert not distribute.is_chief(Strategy("worker", 1, workers))
+  assert not distribute.is_chief(Strategy("worker", 0, with_chief))
+  assert distribute.is_chief(Strategy("chief", 0, with_chief))
+  assert distribute.write_dir(Strategy("worker", 0, workers), str(tmp_path)) == str(tmp_path)
+  temp = distribute.write_dir(Strategy("worker", 1, workers), str(tmp_path))
+  assert os.path.isdir(temp) and not temp.startswith(str(tmp_path))
+  distribute.cleanup_write_dir(temp, str(tmp_path))
+  assert not os.path.exists(temp) and tmp_path.is_dir()
+
+
+def test_global_batch_must_split_evenly():
+  import tensorflow as tf
+  from dcgan_tf import distribute
+
+  class TwoReplicas:
+    num_replicas_in_sync = 2
+
+  with pytest.raises(ValueError, match="--batch_size"):
+    distribute.distributed_dataset(TwoReplicas(), None, 15)
+  dataset, info = distribute.distributed_dataset(
+      tf.distribute.get_strategy(), lambda ctx: (tf.data.Dataset.range(4).batch(2), "info"), 2)
+  assert info == "info" and [list(b.numpy()) for b in dataset] == [[0, 1], [2, 3]]
+
+
+# ---------------------------------------------------------------- subprocess
+
+def _mirrored_main(outdir):
+  """One device, then MirroredStrategy on two logical CPUs, on the same tiny run."""
+  import tensorflow as tf
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+  from dcgan_tf import distribute, train_lib
+  replicas = {}
+  for name in ("default", "mirrored"):
+    config = tiny(strategy=name, train_steps=STEPS, log_every=1, export=name == "mirrored")
+    replicas[name] = distribute.get_strategy(name).num_replicas_in_sync
+    train_lib.train_and_evaluate(config, os.path.join(outdir, name))
+  print(json.dumps({"replicas": replicas}))
+
+
+if __name__ == "__main__":
+  if sys.argv[1] == "mirrored":
+    _mirrored_main(sys.argv[2])

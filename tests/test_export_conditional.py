@@ -1,0 +1,84 @@
+"""Conditional export: serving_default(z, labels) and generate(num, seed, label).
+
+A tiny cdcgan is trained (train_lib, so the training-time export is what is
+checked) and re-exported from its workdir (export_from_workdir, as
+`python -m dcgan_tf.export` does); both SavedModels are then loaded in a
+subprocess that cannot import dcgan_tf.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import tiny
+
+LOADER = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+try:
+  import dcgan_tf
+  raise SystemExit("dcgan_tf must not be importable here")
+except ImportError:
+  pass
+latent = int(sys.argv[1])
+report = {}
+for path in sys.argv[2:]:
+  m = tf.saved_model.load(path)
+  serve, gen = m.signatures["serving_default"], m.signatures["generate"]
+  z = tf.random.stateless_normal([4, latent], [1, 2])
+  a = serve(z=z, labels=tf.constant([0, 1, 2, 9], tf.int32))["images"]
+  a0 = serve(z=z, labels=tf.constant([0, 0, 0, 0], tf.int32))["images"]
+  def g(num, seed, label):
+    return gen(num=tf.constant(num), seed=tf.constant(seed, tf.int64),
+               label=tf.constant(label))["images"].numpy()
+  b, c, d, e = g(5, 7, 3), g(5, 7, 3), g(5, 8, 3), g(5, 7, 4)
+  try:
+    g(2, 7, 10)
+    bad_label = "accepted"
+  except tf.errors.InvalidArgumentError as err:
+    bad_label = "labels must be in [0, 10)" in err.message and "rejected"
+  inputs = {name: {k: [v.dtype.name, v.shape.as_list()]
+                   for k, v in fn.structured_input_signature[1].items()}
+            for name, fn in (("serving_default", serve), ("generate", gen))}
+  report[path] = dict(
+      inputs=inputs, a_dtype=a.dtype.name, a_shape=a.shape.as_list(),
+      labels_matter=bool(not np.array_equal(a.numpy()[1:], a0.numpy()[1:])),
+      b_dtype=str(b.dtype), b_shape=list(b.shape), same=bool(np.array_equal(b, c)),
+      seed_matters=bool(not np.array_equal(b, d)), label_matters=bool(not np.array_equal(b, e)),
+      bad_label=bad_label)
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  from dcgan_tf import export, train_lib
+  root = tmp_path_factory.mktemp("cond")
+  workdir = str(root / "run")
+  config = tiny(variant="cdcgan", embedding_dim=5, recon_weight=1.0, export=True)
+  summary = train_lib.train_and_evaluate(config, workdir)  # digits: 10 classes
+  again = export.export_from_workdir(workdir, str(root / "reexported"))
+  return [summary["saved_model"], again]
+
+
+def test_conditional_saved_model_serves_without_dcgan_tf(exported):
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+  out = subprocess.run([sys.executable, "-c", LOADER, "16", *exported], capture_output=True,
+                       text=True, timeout=300, cwd="/", env=env)
+  assert out.returncode == 0, out.stderr[-2000:]
+  report = json.loads(out.stdout.strip().splitlines()[-1])
+  for path in exported:
+    r = report[path]
+    assert r["inputs"] == {
+        "serving_default": {"z": ["float32", [None, 16]], "labels": ["int32", [None]]},
+        "generate": {"num": ["int32", []], "seed": ["int64", []], "label": ["int32", []]}}
+    assert r["a_dtype"] == "uint8" and r["a_shape"] == [4, 32, 32, 1]
+    assert r["b_dtype"] == "uint8" and r["b_shape"] == [5, 32, 32, 1]
+    assert r["same"], "generate: same num, seed and label must give the same images"
+    assert r["seed_matters"] and r["label_matters"] and r["labels_matter"]
+    assert r["bad_label"] == "rejected", r["bad_label"]

@@ -1,0 +1,432 @@
+"""Fault injection (issue 7): kill -9, SIGTERM/SIGINT, damaged checkpoints, NaN, bad workdirs.
+
+Subprocess tests run `python -m dcgan_tf.train` and check what a user sees: the exit
+code and a last stderr line without a traceback that names the file, flag or step.
+The other tests call the library in-process, starting from one small trained
+workdir (`base_run`: steps 0-4, checkpoints 0, 2, 4) copied per test.
+
+Read-only and full disks are simulated: as root, chmod does not stop writes, so
+`read_only()` uses `chattr +i` (immutable folder: no file can be created in it,
+even by root; the same errors a read-only mount gives, EPERM instead of EROFS);
+without root it uses chmod. The full-disk test needs a small tmpfs mount and is
+skipped where mounting is not allowed.
+"""
+
+import contextlib
+import glob
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO, tiny
+
+BASE_STEPS, BASE_EVERY = 4, 2
+
+
+def tiny_flags(**overrides):
+  """Command-line flags for tiny(**overrides): every field that differs from Config()."""
+  from dcgan_tf.config import Config
+  config, default = tiny(**overrides), Config()
+  return [f"--{k}={v}" for k, v in config.to_dict().items() if v != getattr(default, k)]
+
+
+class Training:
+  """A `python -m dcgan_tf.train` subprocess whose stderr is read line by line."""
+
+  def __init__(self, workdir, *flags):
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+    self.proc = subprocess.Popen(
+        [sys.executable, "-m", "dcgan_tf.train", f"--workdir={workdir}", *flags], cwd=REPO,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    self.lines, self._queue = [], queue.Queue()
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    for line in self.proc.stderr:
+      self.lines.append(line)
+      self._queue.put(line)
+    self._queue.put(None)
+
+  def wait_for(self, pattern, timeout=240):
+    """Blocks until a stderr line matches `pattern`; returns the match."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+      try:
+        line = self._queue.get(timeout=1)
+      except queue.Empty:
+        continue
+      if line is None:
+        raise AssertionError(f"exited before {pattern!r}:\n{self.tail()}")
+      match = re.search(pattern, line)
+      if match:
+        return match
+    self.proc.kill()
+    raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.tail()}")
+
+  def finish(self, timeout=240):
+    """Waits for the exit; returns (exit code, whole stderr)."""
+    self.proc.wait(timeout=timeout)
+    self._reader.join(timeout=30)
+    self.proc.stdout.close()
+    return self.proc.returncode, "".join(self.lines)
+
+  def tail(self, n=15):
+    return "".join(self.lines[-n:])
+
+
+def run_train(workdir, *flags):
+  """Runs training to its end; returns (exit code, stderr)."""
+  return Training(workdir, *flags).finish()
+
+
+def last_line(stderr):
+  assert "Traceback" not in stderr, stderr[-3000:]
+  return stderr.strip().splitlines()[-1]
+
+
+def checkpoint_values(path):
+  """{checkpoint key: numpy value} of one checkpoint prefix."""
+  import tensorflow as tf
+  reader = tf.train.load_checkpoint(path)
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+          if k != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def counters(path):
+  """(step, G optimizer iterations, D optimizer iterations) saved in a checkpoint."""
+  values = checkpoint_values(path)
+  iterations = [int(values[f"{o}_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) for o in "gd"]
+  return (int(values["step/.ATTRIBUTES/VARIABLE_VALUE"]), *iterations)
+
+
+def all_finite(path):
+  return all(np.all(np.isfinite(v)) for v in checkpoint_values(path).values()
+             if np.issubdtype(np.asarray(v).dtype, np.floating))
+
+
+def checkpoint_steps(workdir):
+  return sorted(int(m.group(1)) for f in os.listdir(os.path.join(workdir, "checkpoints"))
+                if (m := re.fullmatch(r"ckpt-(\d+)\.index", f)))
+
+
+def ckpt(workdir, step):
+  return os.path.join(workdir, "checkpoints", f"ckpt-{step}")
+
+
+@contextlib.contextmanager
+def read_only(path):
+  """Makes the folder `path` unwritable (see the module doc), or skips the test."""
+  if os.geteuid() != 0:
+    os.chmod(path, 0o555)
+    undo = lambda: os.chmod(path, 0o755)  # noqa: E731
+  elif shutil.which("chattr") and subprocess.run(["chattr", "+i", path],
+                                                 capture_output=True).returncode == 0:
+    undo = lambda: subprocess.run(["chattr", "-i", path], check=True)  # noqa: E731
+  else:
+    pytest.skip("cannot make a folder read-only here (root without chattr +i)")
+  try:
+    try:
+      open(os.path.join(path, ".probe"), "w").close()
+    except OSError:
+      pass
+    else:
+      os.remove(os.path.join(path, ".probe"))
+      pytest.skip(f"{path} stays writable (filesystem ignores chattr +i)")
+    yield path
+  finally:
+    undo()
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+  from dcgan_tf import train_lib
+  workdir = str(tmp_path_factory.mktemp("faults") / "base")
+  summary = train_lib.train_and_evaluate(
+      tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY), workdir)
+  assert summary["step"] == BASE_STEPS and checkpoint_steps(workdir) == [0, 2, 4]
+  return workdir
+
+
+@pytest.fixture
+def run_copy(base_run, tmp_path):
+  """A fresh copy of base_run for one test to damage."""
+  workdir = str(tmp_path / "run")
+  shutil.copytree(base_run, workdir)
+  return workdir
+
+
+def fresh_gan(workdir):
+  """base_run's GAN, newly initialised, and its (checkpoint, manager) on `workdir`."""
+  from dcgan_tf import checkpoint as ckpt_lib
+  from dcgan_tf import distribute, train_lib
+  config = tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY)
+  gan, noise = train_lib.build_gan(config, 0, distribute.get_strategy("default"), "float32")
+  return gan, *ckpt_lib.make_manager(gan, noise, workdir)
+
+
+def restore_into_fresh_gan(workdir):
+  """Restores the newest readable checkpoint into a fresh GAN: (path, step)."""
+  from dcgan_tf import checkpoint as ckpt_lib
+  gan, checkpoint, manager = fresh_gan(workdir)
+  path = ckpt_lib.restore_latest(checkpoint, manager)
+  return path, int(gan.step.numpy())
+
+
+# ------------------------------------------------------------------ kill -9, signals
+
+def test_sigkill_after_first_checkpoint_then_resume(tmp_path):
+  from dcgan_tf import train_lib
+  workdir, every = str(tmp_path / "run"), 3
+  training = Training(workdir, *tiny_flags(train_steps=10_000, checkpoint_every=every))
+  training.wait_for(rf"Saved checkpoint .*ckpt-{every}\b")
+  training.proc.send_signal(signal.SIGKILL)
+  code, log = training.finish()
+  assert code == -signal.SIGKILL
+  reached = max(int(s) for s in re.findall(r"step (\d+)/10000", log))
+  latest = max(checkpoint_steps(workdir))
+  assert latest >= every and reached - latest <= every  # at most --checkpoint_every lost
+
+  summary = train_lib.train_and_evaluate(tiny(train_steps=latest + 2, checkpoint_every=every),
+                                         workdir)
+  assert summary["start_step"] == latest and summary["step"] == latest + 2
+  assert counters(summary["checkpoint"]) == (latest + 2,) * 3  # step and both optimizers
+  noise = checkpoint_values(summary["checkpoint"])["fixed_noise/.ATTRIBUTES/VARIABLE_VALUE"]
+  np.testing.assert_array_equal(noise, np.load(os.path.join(workdir, "fixed_noise.npy")))
+
+
+def test_sigterm_checkpoints_the_current_step_and_does_not_export(tmp_path):
+  workdir = str(tmp_path / "run")
+  training = Training(workdir, *tiny_flags(train_steps=10_000, checkpoint_every=1000,
+                                           export=True))
+  training.wait_for(r"step 3/10000")
+  training.proc.send_signal(signal.SIGTERM)
+  code, log = training.finish()
+  assert code == 128 + signal.SIGTERM, log[-3000:]
+  line = last_line(log)
+  step = int(re.search(r"Interrupted by SIGTERM at step (\d+) of 10000", line).group(1))
+  assert step >= 3 and ckpt(workdir, step) in line
+  assert counters(ckpt(workdir, step)) == (step, step, step)
+  assert not os.path.exists(os.path.join(workdir, "saved_model")), "an interrupted run exported"
+
+
+def test_signal_stop_finishes_the_step_then_restores_handlers():
+  from dcgan_tf.callbacks import SignalStop
+
+  class Model:
+    stop_training = False
+
+  before = signal.getsignal(signal.SIGINT)
+  with SignalStop() as stop:
+    stop.set_model(Model())
+    signal.raise_signal(signal.SIGINT)  # handled at once: no KeyboardInterrupt
+    assert stop.signal_name == "SIGINT" and not stop.model.stop_training
+    assert signal.getsignal(signal.SIGINT) is before, "a second Ctrl-C must act as usual"
+    stop.on_train_batch_end(0)  # the step in flight ends: fit stops here
+    assert stop.model.stop_training
+  assert signal.getsignal(signal.SIGINT) is before
+
+
+# ------------------------------------------------------------- damaged checkpoints
+
+def test_truncated_newest_checkpoint_falls_back(run_copy, caplog):
+  from dcgan_tf import train_lib
+  data = ckpt(run_copy, 4) + ".data-00000-of-00001"
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  summary = train_lib.train_and_evaluate(tiny(train_steps=6, checkpoint_every=BASE_EVERY),
+                                         run_copy)
+  assert summary["start_step"] == 2 and summary["step"] == 6
+  assert "ckpt-4 is unreadable" in caplog.text and "falling back" in caplog.text
+  assert counters(ckpt(run_copy, 4)) == (4, 4, 4)  # rewritten, readable again
+
+
+@pytest.mark.parametrize("damage,expected_step", [
+    ("corrupt_index", 2),  # bit flips in ckpt-4.index
+    ("missing_files", 2),  # the state file lists ckpt-4, its files are gone
+    ("garbled_state", 4),  # `checkpoint` is unparsable: the folder listing still finds all
+    ("no_state", 4),
+])
+def test_damaged_checkpoint_folder(run_copy, damage, expected_step):
+  folder = os.path.join(run_copy, "checkpoints")
+  if damage == "corrupt_index":
+    with open(ckpt(run_copy, 4) + ".index", "r+b") as f:
+      data = bytearray(f.read())
+      data[len(data) // 3: len(data) // 3 + 16] = bytes(b ^ 0xFF for b in data[
+          len(data) // 3: len(data) // 3 + 16])
+      f.seek(0)
+      f.write(data)
+  elif damage == "missing_files":
+    for path in glob.glob(ckpt(run_copy, 4) + ".*"):
+      os.remove(path)
+  elif damage == "garbled_state":
+    with open(os.path.join(folder, "checkpoint"), "w") as f:
+      f.write("garbage {{{")
+  else:
+    os.remove(os.path.join(folder, "checkpoint"))
+  path, step = restore_into_fresh_gan(run_copy)
+  assert step == expected_step and path == ckpt(run_copy, expected_step)
+
+
+def test_no_readable_checkpoint_is_refused_not_restarted(run_copy):
+  from dcgan_tf.checkpoint import RunError
+  for path in glob.glob(os.path.join(run_copy, "checkpoints", "ckpt-*.data-*")):
+    with open(path, "r+b") as f:
+      f.truncate(8)
+  with pytest.raises(RunError, match=r"no readable checkpoint in .*checkpoints.*--overwrite"):
+    restore_into_fresh_gan(run_copy)
+
+
+# ---------------------------------------------------------------------- non-finite
+
+def test_nonfinite_weights_roll_back_and_training_goes_on(tmp_path, caplog):
+  from dcgan_tf import train_lib
+  workdir = str(tmp_path / "run")
+  # NaN written after step 2, a checkpoint step: the weight check catches it before the save.
+  summary = train_lib.train_and_evaluate(
+      tiny(train_steps=6, checkpoint_every=2, debug_nan_step=2, export=True), workdir)
+  assert summary["rollbacks"] == 1 and summary["step"] == 6
+  assert "Non-finite weights (generator/" in caplog.text and "rolled back to" in caplog.text
+  assert checkpoint_steps(workdir) == [2, 4, 6]
+  assert all(all_finite(ckpt(workdir, s)) for s in checkpoint_steps(workdir))
+  assert counters(ckpt(workdir, 6)) == (6, 6, 6)
+  assert os.path.isfile(os.path.join(workdir, "saved_model", "saved_model.pb"))
+
+
+def test_nonfinite_loss_stops_after_max_rollbacks(tmp_path):
+  workdir = str(tmp_path / "run")
+  # NaN after step 3 -> non-finite losses at step 4, each time the run gets there.
+  code, log = run_train(workdir, *tiny_flags(train_steps=8, checkpoint_every=2, debug_nan_step=3,
+                                             debug_nan_times=100, max_rollbacks=1, export=True))
+  line = last_line(log)
+  assert code == 1 and line.startswith("error: non-finite loss")
+  assert "at step 4" in line and "--max_rollbacks=1" in line and ckpt(workdir, 2) in line
+  assert len(re.findall(r"rolled back to .*ckpt-2", log)) == 1
+  assert checkpoint_steps(workdir) == [0, 2] and all(
+      all_finite(ckpt(workdir, s)) for s in (0, 2))
+  assert not os.path.exists(os.path.join(workdir, "saved_model"))
+
+
+# --------------------------------------------------------------- workdir and input
+
+def test_conflicting_rerun_is_refused(run_copy):
+  code, log = run_train(run_copy, *tiny_flags(train_steps=6, latent_dim=8))
+  line = last_line(log)
+  assert code == 1 and "--latent_dim" in line and "16" in line and "8" in line
+  assert "--overwrite" in line
+  assert checkpoint_steps(run_copy) == [0, 2, 4]
+
+
+def test_overwrite_moves_the_old_run_aside(run_copy):
+  from dcgan_tf import train_lib
+  summary = train_lib.train_and_evaluate(tiny(train_steps=1, latent_dim=8), run_copy,
+                                         overwrite=True)
+  assert summary["start_step"] == 0 and summary["step"] == 1
+  [old] = glob.glob(run_copy + ".old-*")
+  assert checkpoint_steps(old) == [0, 2, 4]  # nothing deleted
+
+
+def test_read_only_workdir_is_a_clear_error(run_copy):
+  before = {f: os.path.getmtime(os.path.join(run_copy, "checkpoints", f))
+            for f in os.listdir(os.path.join(run_copy, "checkpoints"))}
+  with read_only(run_copy):
+    code, log = run_train(run_copy, *tiny_flags(train_steps=6, checkpoint_every=BASE_EVERY))
+  line = last_line(log)
+  assert code == 1 and line.startswith(f"error: --workdir: cannot write to {run_copy}:")
+  assert before == {f: os.path.getmtime(os.path.join(run_copy, "checkpoints", f))
+                    for f in os.listdir(os.path.join(run_copy, "checkpoints"))}
+  assert restore_into_fresh_gan(run_copy) == (ckpt(run_copy, 4), 4)
+
+
+def test_read_only_checkpoints_fail_before_training(run_copy):
+  from dcgan_tf import train_lib
+  from dcgan_tf.checkpoint import RunError
+  with read_only(os.path.join(run_copy, "checkpoints")):
+    with pytest.raises(RunError, match=r"cannot write to .*checkpoints: .*read-only or full"):
+      train_lib.train_and_evaluate(tiny(train_steps=6, checkpoint_every=BASE_EVERY), run_copy)
+
+
+def test_failed_checkpoint_write_keeps_the_previous_one(run_copy):
+  from dcgan_tf import checkpoint as ckpt_lib
+  manager = fresh_gan(run_copy)[2]
+  with read_only(os.path.join(run_copy, "checkpoints")):
+    with pytest.raises(ckpt_lib.RunError, match=r"cannot write checkpoint .*ckpt-9 at step 9: "
+                       r".*the previous checkpoint .*ckpt-4 is intact"):
+      ckpt_lib.save(manager, 9)
+  assert checkpoint_steps(run_copy) == [0, 2, 4] and not glob.glob(ckpt(run_copy, 9) + "*")
+  assert restore_into_fresh_gan(run_copy)[1] == 4
+
+
+def test_full_disk_keeps_the_previous_checkpoint(run_copy, tmp_path):
+  from dcgan_tf import checkpoint as ckpt_lib
+  mount = tmp_path / "small_disk"
+  mount.mkdir()
+  if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs",
+                                          str(mount)], capture_output=True).returncode:
+    pytest.skip("needs a tmpfs mount (root with CAP_SYS_ADMIN)")
+  try:
+    workdir = str(mount / "run")
+    shutil.copytree(run_copy, workdir)
+    with open(mount / "filler", "wb") as f:  # fill the disk to the last block
+      with contextlib.suppress(OSError):
+        while True:
+          f.write(b"\0" * 65536)
+          f.flush()
+    manager = fresh_gan(workdir)[2]
+    with pytest.raises(ckpt_lib.RunError, match=r"ckpt-9 at step 9: .*No space left on device"):
+      ckpt_lib.save(manager, 9)
+    assert not glob.glob(os.path.join(workdir, "checkpoints", "ckpt-9*"))  # temp files removed
+    assert restore_into_fresh_gan(workdir)[1] == 4
+  finally:
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_paths_are_checked_before_anything_is_written(tmp_path):
+  from dcgan_tf import train_lib
+  a_file = tmp_path / "file"
+  a_file.write_text("x")
+  with pytest.raises(ValueError, match=r"--workdir: .*file.* is a file"):
+    train_lib.train_and_evaluate(tiny(), str(a_file))
+  with pytest.raises(ValueError, match=r"--data_dir: folder .*nope.* does not exist"):
+    train_lib.train_and_evaluate(tiny(data_dir=str(tmp_path / "nope")), str(tmp_path / "w"))
+  with pytest.raises(ValueError, match=r"--seed: must be in \[0, 2\*\*32 - 1\], got -1"):
+    train_lib.train_and_evaluate(tiny(seed=-1), str(tmp_path / "w"))
+  with pytest.raises(ValueError, match=r"--debug_nan_times: must be >= 1"):
+    train_lib.train_and_evaluate(tiny(debug_nan_times=0), str(tmp_path / "w"))
+  assert not (tmp_path / "w").exists()
+
+
+def test_cli_maps_environment_errors_to_one_line():
+  import tensorflow as tf
+  from dcgan_tf import cli
+  from dcgan_tf.checkpoint import RunError
+  error = tf.errors.PermissionDeniedError(
+      None, None, "{{function_node __wrapped__SaveV2}} /w/ckpt-9_temp; Read-only file system "
+      "[Op:SaveV2]")
+  assert cli.user_message(error) == "PermissionDenied: /w/ckpt-9_temp; Read-only file system"
+  assert cli.user_message(RunError("step 4")) == "step 4"
+  assert cli.user_message(OSError(28, "No space left on device", "/w/x.npy")) == \
+      "No space left on device: /w/x.npy"
+  assert cli.user_message(tf.errors.InvalidArgumentError(None, None, "bug")) is None
+  assert cli.user_message(KeyError("bug")) is None  # bugs keep their traceback
+
+
+def test_data_seed_reshuffles_after_resume_and_rollback():
+  from dcgan_tf.train_lib import data_seed
+  assert data_seed(7, 0, 0) == 7  # a fresh run shuffles with --seed
+  seeds = {data_seed(7, step, rollbacks) for step in (0, 500, 1000) for rollbacks in (0, 1, 2)}
+  assert len(seeds) == 9 and all(0 <= s < 2 ** 31 for s in seeds)
+  assert data_seed(7, 500, 1) == data_seed(7, 500, 1)  # deterministic
+  from dcgan_tf import data
+  first = [next(iter(data.make_dataset(tiny(seed=7), seed=s)[0]))[1].numpy()
+           for s in (7, data_seed(7, 500, 0))]
+  assert not np.array_equal(*first), "a resumed run replays the run's first batch"

@@ -1,0 +1,90 @@
+"""Mixed precision: float16 and bfloat16 steps on CPU, float32 variables and outputs, loss scaling."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny
+from dcgan_tf import data, distribute, models, train_lib
+from dcgan_tf.gan import GAN
+
+
+@pytest.fixture(autouse=True)
+def float32_policy():
+  """Keras' dtype policy is global: every test here leaves it at float32."""
+  yield
+  keras.mixed_precision.set_dtype_policy("float32")
+
+
+def _gan(precision, **kw):
+  config = tiny(precision=precision, **kw)
+  policy = distribute.set_precision(config.precision)
+  gan, _ = train_lib.build_gan(config, 0, tf.distribute.get_strategy(), policy)
+  ds, _ = data.make_dataset(config)
+  return gan, config, next(iter(ds))
+
+
+def _finite_logs(logs):
+  return all(np.isfinite(np.asarray(v)).all() for v in logs.values())
+
+
+@pytest.mark.parametrize("precision,compute,loss_scaled", [
+    ("mixed_float16", "float16", True), ("mixed_bfloat16", "bfloat16", False)])
+def test_mixed_step_on_cpu(precision, compute, loss_scaled):
+  gan, config, (real, labels) = _gan(precision)
+  g, d = gan.generator, gan.discriminator
+  assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaled
+  assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaled
+  convs = [l for l in g._flatten_layers() if isinstance(l, keras.layers.Conv2DTranspose)]
+  assert convs[0].compute_dtype == compute  # the convolutions do run in low precision
+  step = tf.function(gan.train_step)  # as fit runs it
+  for _ in range(2):
+    logs = step((real, labels))
+  assert _finite_logs(logs), logs
+  assert {v.dtype for v in g.variables + d.variables} == {"float32"}
+  z = tf.zeros([2, config.latent_dim])
+  images = g(z, training=False)
+  assert images.dtype == tf.float32  # tanh in float32: range and dtype as in float32
+  assert d(images, training=False).dtype == tf.float32  # the logit layer too
+
+
+def test_loss_scale_grows_after_finite_steps():
+  """Dynamic scaling doubles the scale after `dynamic_growth_steps` finite steps, per optimizer."""
+  config = tiny(precision="mixed_float16")
+  distribute.set_precision(config.precision)
+  g, d = models.build_models(config)
+  gan = GAN(g, d, config.latent_dim, seed=config.seed)
+  opts = [keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                                              initial_scale=2.0 ** 10, dynamic_growth_steps=2)
+          for _ in range(2)]
+  gan.compile(d_optimizer=opts[0], g_optimizer=opts[1])
+  batch = next(iter(data.make_dataset(config)[0]))
+  step = tf.function(gan.train_step)
+  for _ in range(2):
+    logs = step(batch)
+  assert _finite_logs(logs)
+  for opt in opts:
+    assert float(opt.dynamic_scale.numpy()) == 2.0 ** 11
+
+
+def test_loss_scale_shrinks_and_skips_on_overflow():
+  """An overflow in D's float16 pass halves D's scale and leaves D's weights unchanged."""
+  gan, _, (real, labels) = _gan("mixed_float16")
+  step = tf.function(gan.train_step)  # as fit runs it
+  step((real, labels))  # one finite step first
+  d_scale, g_scale = float(gan.d_optimizer.dynamic_scale), float(gan.g_optimizer.dynamic_scale)
+  d_weights = [v.numpy().copy() for v in gan.discriminator.trainable_variables]
+  # 1e6 is finite in float32 but overflows float16 (max 65504) inside D's first conv.
+  poisoned = tf.tensor_scatter_nd_update(real, [[0, 0, 0, 0]], [1e6])
+  step((poisoned, labels))
+  assert float(gan.d_optimizer.dynamic_scale) == d_scale / 2
+  assert float(gan.g_optimizer.dynamic_scale) == g_scale  # G's own scaler is independent
+  for before, v in zip(d_weights, gan.discriminator.trainable_variables):
+    np.testing.assert_array_equal(before, v.numpy())
+
+
+def test_auto_precision_on_this_cpu():
+  # No GPU/TPU here: auto keeps float32 (bfloat16 measured slower or equal on CPUs).
+  assert distribute.resolve_precision("auto") == "float32"
+  assert distribute.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"

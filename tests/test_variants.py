@@ -1,0 +1,205 @@
+"""The variants (gan, dcgan, cdcgan, sngan) and the options every variant has.
+
+gan: no convolutions, maxout D with dropout. sngan: spectral norm on every D layer,
+no batch norm in D, D called once on real+fake; kernels' spectral norm ~1 after
+training. cdcgan: labels change G's output and D's input; the L1 term; unlabelled
+data as one class. Options: optimizer per network, label smoothing, k D steps.
+User errors are ValueErrors naming the flag.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from conftest import tiny
+from dcgan_tf import config as config_lib
+from dcgan_tf import data, models, train_lib
+from dcgan_tf.models import mlp
+
+
+def _gan(dataset_classes=0, **kw):
+  """(compiled GAN, one batch of the tiny digits data) for tiny(**kw).
+
+  dataset_classes: what the data source reports (0 = unlabelled); cdcgan only.
+  """
+  config = tiny(**kw)
+  keras.utils.set_random_seed(config.seed)  # same seed, same weights (embeddings too)
+  num_classes = models.conditional_classes(config, dataset_classes)
+  gan, _ = train_lib.build_gan(config, num_classes, tf.distribute.get_strategy(), "float32")
+  dataset, _ = data.make_dataset(config)
+  return gan, next(iter(dataset))
+
+
+def _layers(model, cls):
+  return [l for l in model._flatten_layers(include_self=False) if isinstance(l, cls)]
+
+
+def _count_d_calls(gan):
+  """Wraps gan.discriminate to count calls (eager only); returns the counter list."""
+  calls, discriminate = [], gan.discriminate
+
+  def counted(images, labels=None, training=False):
+    calls.append(int(images.shape[0]))
+    return discriminate(images, labels, training=training)
+
+  gan.discriminate = counted
+  return calls
+
+
+# ------------------------------------------------------------------------ gan
+
+def test_gan_variant_is_fully_connected_maxout_with_dropout():
+  g, d = models.build_models(tiny(variant="gan", mlp_units=60, maxout_pieces=5))
+  for model in (g, d):
+    convs = [l.name for l in model._flatten_layers() if "conv" in type(l).__name__.lower()]
+    assert not convs, f"{model.name} has convolution layers {convs}"
+  assert isinstance(g, mlp.Generator) and isinstance(d, mlp.Discriminator)
+  assert [l.units for l in _layers(g, layers.Dense)] == [60, 60, 32 * 32 * 1]
+  maxouts = _layers(d, mlp.Maxout)
+  assert [(m.units, m.pieces) for m in maxouts] == [(12, 5), (12, 5)]
+  assert [l.rate for l in _layers(d, layers.Dropout)] == [0.2, 0.5, 0.5]  # Goodfellow's
+  z = np.random.default_rng(0).normal(size=[4, 16]).astype(np.float32) * 5
+  images = g(z).numpy()
+  assert images.shape == (4, 32, 32, 1) and -1 <= images.min() <= images.max() <= 1
+  logits = [d(images, training=t).numpy() for t in (False, False, True)]
+  assert logits[0].shape == (4,)
+  np.testing.assert_array_equal(logits[0], logits[1])  # dropout off at inference
+  assert not np.array_equal(logits[0], logits[2])  # and on in training
+
+
+def test_gan_variant_trains_with_one_d_call_per_update():
+  gan, batch = _gan(variant="gan", mlp_units=60)
+  assert gan.joint_d_batch  # no batch norm in the MLP D
+  calls = _count_d_calls(gan)
+  before = [v.numpy().copy() for v in gan.trainable_variables]
+  logs = gan.train_step(batch)
+  assert calls == [32, 16]  # D update on real+fake together, then G's loss on fake
+  assert all(np.isfinite(v.numpy()).all() for v in logs.values())
+  assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before, gan.trainable_variables))
+
+
+# ---------------------------------------------------------------------- sngan
+
+def test_sngan_discriminator_kernels_have_spectral_norm_one():
+  gan, _ = _gan(variant="sngan", batch_size=16)
+  d = gan.discriminator
+  sn = _layers(d, layers.SpectralNormalization)
+  convs = [l for l in _layers(d, layers.Conv2D)]
+  assert not _layers(d, layers.BatchNormalization), "sngan's D has no batch norm"
+  assert len(sn) == len(convs) == 4 and all(isinstance(s.layer, layers.Conv2D) for s in sn)
+  assert _layers(gan.generator, layers.BatchNormalization), "G keeps its batch norm"
+  assert gan.joint_d_batch
+  dataset, _ = data.make_dataset(tiny(variant="sngan", batch_size=16))
+  gan.fit(dataset, epochs=1, steps_per_epoch=20, verbose=0)  # sigma starts at ~1.3
+  for layer in sn:
+    # The kernel the next training call applies: the current kernel divided by the
+    # power-iteration estimate of its largest singular value.
+    _, kernel = layer.normalized_weights()
+    matrix = np.reshape(kernel.numpy(), [-1, kernel.shape[-1]])  # [k*k*in, out]
+    sigma = np.linalg.svd(matrix, compute_uv=False)[0]
+    assert abs(sigma - 1.0) < 0.05, f"{layer.name}: spectral norm {sigma:.3f}"
+
+
+def test_sngan_calls_d_once_per_update_and_dcgan_twice():
+  for variant, expected in (("sngan", [32]), ("dcgan", [16, 16])):
+    gan, (real, labels) = _gan(variant=variant)
+    calls = _count_d_calls(gan)
+    fake = gan.generate(tf.random.normal([16, gan.latent_dim]), training=True)
+    gan._d_update(real, labels, fake, 16)
+    assert calls == expected, variant
+
+
+# --------------------------------------------------------------------- cdcgan
+
+def test_cdcgan_labels_condition_both_networks():
+  config = tiny(variant="cdcgan", num_classes=10, embedding_dim=5)
+  g, d = models.build_models(config)
+  first_conv = _layers(d, layers.Conv2D)[0]
+  assert first_conv.kernel.shape[2] == 1 + 5  # image channels + label maps
+  z = np.random.default_rng(0).normal(size=[2, 16]).astype(np.float32)
+  a = g(z, np.array([0, 0])).numpy()
+  b = g(z, np.array([3, 3])).numpy()
+  assert a.shape == (2, 32, 32, 1) and not np.allclose(a, b)
+  assert not np.allclose(d(a, np.array([0, 0])).numpy(), d(a, np.array([3, 3])).numpy())
+
+
+def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss():
+  logs = {}
+  for weight in (0.0, 5.0):
+    gan, batch = _gan(10, variant="cdcgan", num_classes=10, embedding_dim=5,
+                      recon_weight=weight)
+    assert gan.conditional and not gan.joint_d_batch  # BN in D: separate real / fake
+    logs[weight] = {k: float(v[0]) for k, v in gan.train_step(batch).items()}
+  # Same weights, data and noise: the D update is identical; G's loss gains 5 * L1.
+  assert logs[5.0]["d_loss"] == pytest.approx(logs[0.0]["d_loss"], rel=1e-5)
+  assert "recon_l1" not in logs[0.0] and 0 < logs[5.0]["recon_l1"] <= 2
+  assert logs[5.0]["g_loss"] - logs[0.0]["g_loss"] == pytest.approx(
+      5.0 * logs[5.0]["recon_l1"], rel=1e-4)
+
+
+def test_cdcgan_unlabelled_data_is_one_class():
+  config = tiny(variant="cdcgan")
+  assert models.conditional_classes(config, 0) == 1
+  assert models.conditional_classes(config, 7) == 7  # num_classes 0: from the dataset
+  assert models.conditional_classes(tiny(variant="dcgan", num_classes=5), 7) == 0
+  gan, (real, _) = _gan(1, variant="cdcgan")
+  logs = gan.train_step((real, tf.zeros([16], tf.int32)))  # what an unlabelled source gives
+  assert np.isfinite(float(logs["g_loss"][0]))
+
+
+# -------------------------------------------------------------------- options
+
+def test_optimizer_per_network_with_its_settings():
+  gan, batch = _gan(g_optimizer="adam", d_optimizer="rmsprop", g_lr=1e-3, d_lr=5e-4,
+                    beta_1=0.4, beta_2=0.95)
+  g_opt, d_opt = gan.g_optimizer, gan.d_optimizer
+  assert isinstance(g_opt, keras.optimizers.Adam) and isinstance(d_opt, keras.optimizers.RMSprop)
+  assert float(g_opt.learning_rate) == pytest.approx(1e-3)
+  assert float(d_opt.learning_rate) == pytest.approx(5e-4)
+  assert (g_opt.beta_1, g_opt.beta_2) == (0.4, 0.95)
+  gan.train_step(batch)
+  assert int(g_opt.iterations.numpy()) == int(d_opt.iterations.numpy()) == 1
+
+
+def test_label_smoothing_sets_the_real_target():
+  gan, (real, labels) = _gan(label_smoothing=0.2)
+  fake = gan.generate(tf.random.normal([16, gan.latent_dim]), training=True)
+  d_loss, real_logits, fake_logits = gan._d_update(real, labels, fake, 16)
+  r, f = real_logits.numpy().astype(np.float64), fake_logits.numpy().astype(np.float64)
+  # BCE(logit, target) = softplus(logit) - target * logit; real target 1 - 0.2.
+  expected = np.mean(np.logaddexp(0, r) - 0.8 * r) + np.mean(np.logaddexp(0, f))
+  assert float(d_loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_k_discriminator_steps_with_joint_batches():
+  gan, batch = _gan(variant="sngan", d_steps=3)
+  calls = _count_d_calls(gan)
+  gan.train_step(batch)
+  assert calls == [32, 32, 32, 16]  # three D updates on real+fake, then G's loss
+  assert int(gan.d_optimizer.iterations.numpy()) == 3
+  assert int(gan.g_optimizer.iterations.numpy()) == 1
+
+
+# ---------------------------------------------------------------- user errors
+
+@pytest.mark.parametrize("overrides,flag,valid", [
+    (dict(variant="wgan"), "--variant", "gan, dcgan, cdcgan, sngan"),
+    (dict(variant="dcgan", recon_weight=5.0), "--recon_weight", "cdcgan"),
+    (dict(variant="gan", mlp_units=1024, maxout_pieces=5), "--mlp_units", "multiple"),
+    (dict(g_optimizer="sgd"), "--g_optimizer", "adam, rmsprop"),
+    (dict(maxout_pieces=0), "--maxout_pieces", ">= 1"),
+])
+def test_bad_variant_settings_are_value_errors(overrides, flag, valid):
+  with pytest.raises(ValueError, match=flag) as error:
+    config_lib.validate(tiny(**overrides))
+  message = str(error.value)
+  assert valid in message and "\n" not in message
+
+
+def test_num_classes_must_match_a_labelled_dataset():
+  with pytest.raises(ValueError, match="--num_classes: 3 does not match the 10 classes"):
+    models.conditional_classes(tiny(variant="cdcgan", num_classes=3), 10)
+  with pytest.raises(ValueError, match="--variant: got 'wgan'; valid: gan, dcgan"):
+    models.build_models(tiny(variant="wgan"))
