@@ -11,13 +11,13 @@ install:
 	$(PYTHON) -m pip install --quiet "$(TF_PACKAGE)$(TF_VERSION)" -r .requirements-rest.txt
 	rm -f .requirements-rest.txt
 
-# The default job: digits (bundled with scikit-learn, no network), 32x32, ~4 min on 2 CPU cores.
+# The default job: digits (bundled with scikit-learn, no network), 32x32, a few minutes on 2 CPU cores.
 # Writes runs/digits-dcgan/{samples,tensorboard,checkpoints,saved_model}.
 train: install
 	$(PYTHON) -m dcgan_tf.train --dataset=digits
 
 test: install
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q -n 2 tests
 
 bench: install
 	$(PYTHON) -m dcgan_tf.bench

@@ -10,11 +10,8 @@ Data: an image folder. The path below is a placeholder: pass
 --dataset=folder:/your/path/to/anime_faces.
 """
 
-from dcgan_tf.config import Config
+from dcgan_tf.config import load_config_file
 
 
 def get_config():
-  return Config(dataset="folder:data/anime_faces", image_size=64, channels=3, variant="sngan",
-                latent_dim=100, gen_filters=64, disc_filters=64, batch_size=128, epochs=25,
-                g_optimizer="adam", d_optimizer="adam", g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
-                beta_2=0.999, log_every=100, sample_every=1000, checkpoint_every=1000)
+  return load_config_file("anime_faces").replace(variant="sngan")

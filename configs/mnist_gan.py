@@ -11,11 +11,10 @@ and images are 32x32 in [-1, 1] (the trainer's smallest size; MNIST is 28x28).
 Data: TFDS mnist, or MNIST's IDX .gz files in --data_dir.
 """
 
-from dcgan_tf.config import Config
+from dcgan_tf.config import load_config_file
 
 
 def get_config():
-  return Config(dataset="mnist", image_size=32, channels=1, variant="gan", latent_dim=100,
-                mlp_units=1200, maxout_pieces=5, batch_size=100, epochs=100,
-                g_optimizer="adam", d_optimizer="adam", g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
-                beta_2=0.999, log_every=200, sample_every=2000, checkpoint_every=2000)
+  # mnist_dcgan.py with the fully connected networks, the original's batch and epochs.
+  return load_config_file("mnist_dcgan").replace(variant="gan", mlp_units=1200, maxout_pieces=5,
+                                                 batch_size=100, epochs=100)

@@ -17,9 +17,11 @@ flags.DEFINE_string("config", None, "Experiment file in configs/ whose model and
                     "use (name or path); the flags below override it. Default: the built-in "
                     "defaults (the DCGAN paper's network).")
 flags.DEFINE_string("variant", None, "Model family: gan | dcgan | cdcgan | sngan. Default: dcgan.")
-flags.DEFINE_integer("image_size", 64, "Square image side: 32, 64 or 128.")
-flags.DEFINE_integer("channels", 3, "Image channels: 1 or 3.")
-flags.DEFINE_integer("batch_size", 128, "Global batch size (>= 1).")
+flags.DEFINE_integer("image_size", None, "Square image side: 32, 64 or 128. Default: the "
+                     "config's, or 64 without --config.")
+flags.DEFINE_integer("channels", None, "Image channels: 1 or 3. Default: the config's, or 3.")
+flags.DEFINE_integer("batch_size", None, "Global batch size (>= 1). Default: the config's, or "
+                     "128.")
 flags.DEFINE_list("precision", ["float32"], "Comma-separated policies to compare in this one "
                   "process: float32, mixed_bfloat16, mixed_float16, auto (the trainer's choice).")
 flags.DEFINE_boolean("jit_compile", None, "XLA for the whole step (--nojit_compile: off). "
@@ -37,7 +39,8 @@ flags.DEFINE_integer("intra_op_threads", 0, "TF intra-op threads (0 = one per co
 flags.DEFINE_integer("inter_op_threads", 0, "TF inter-op threads (0 = TF's default).")
 flags.DEFINE_boolean("pipeline", False, "Also measure the input pipeline alone "
                      "(data.pipeline_throughput) for --dataset at this image size and batch.")
-flags.DEFINE_string("dataset", "digits", "Dataset for --pipeline (any training --dataset value).")
+flags.DEFINE_string("dataset", None, "Dataset for --pipeline (any training --dataset value). "
+                    "Default: the config's, or digits.")
 flags.DEFINE_integer("pipeline_batches", 50, "Batches timed by --pipeline (>= 1).")
 flags.DEFINE_boolean("breakdown", False, "Also time the parts of the step (G forward, D forward, "
                      "gradient passes) and every conv layer's passes, for the first precision.")
@@ -51,12 +54,13 @@ def _check(ok, flag, message):
 def _config():
   from dcgan_tf import config as config_lib
   f = flags.FLAGS
-  base = config_lib.load_config_file(f.config) if f.config else config_lib.Config()
-  overrides = dict(image_size=f.image_size, channels=f.channels, batch_size=f.batch_size,
-                   dataset=f.dataset, train_steps=1, export=False, strategy="default")
-  if f.variant:
-    overrides["variant"] = f.variant
-  config = base.replace(**overrides)
+  # Without a config file: the DCGAN paper's network at 64x64 RGB, batch 128.
+  base = (config_lib.load_config_file(f.config) if f.config else
+          config_lib.Config(image_size=64, channels=3, batch_size=128))
+  overrides = {name: getattr(f, name) for name in ("variant", "image_size", "channels",
+                                                   "batch_size", "dataset")
+               if getattr(f, name) is not None}
+  config = base.replace(train_steps=1, export=False, strategy="default", **overrides)
   config_lib.validate(config)
   return config
 

@@ -165,7 +165,7 @@ def run(config: Config, settings: Iterable[Setting], steps: int = 30, warmup: in
     peak[m.dtype] = m.flops / _median(matmul_times[m.dtype]) / 1e9
     results.append(dict(kind="matmul", dtype=m.dtype, n=m.n, gflop_per_s=round(peak[m.dtype], 2),
                         best_gflop_per_s=round(m.flops / min(matmul_times[m.dtype]) / 1e9, 2),
-                        load_1m=load))
+                        cpu_native_bf16=distribute.cpu_has_bf16(), load_1m=load))
   base = {}
   for p in probes:
     s = p.setting

@@ -97,7 +97,9 @@ class Config:
   num_grid_samples: int = _field(64, "Fixed-noise samples in each grid (a square number looks best).")
   precision: str = _field("auto", "auto | float32 | mixed_float16 | mixed_bfloat16. auto: "
                           "mixed_float16 on a GPU, float32 otherwise.")
-  jit_compile: str = _field("auto", "XLA for the train step: auto (Keras' choice) | on | off.")
+  jit_compile: str = _field("auto", "XLA for the train step: auto | on | off. auto: on for one "
+                            "CPU device (measured faster), off under a tf.distribute strategy, "
+                            "else Keras' choice.")
   steps_per_execution: int = _field(1, "Train steps per tf.function call (>= 1).")
   strategy: str = _field("auto", "tf.distribute strategy: auto | default | mirrored | "
                          "multiworker | tpu.")
@@ -226,6 +228,14 @@ def load_json(path: str) -> Config:
     data = json.load(f)
   known = {f.name for f in dataclasses.fields(Config)}
   return Config(**{k: v for k, v in data.items() if k in known})
+
+
+def load_workdir(workdir: str) -> Config:
+  """WORKDIR/config.json -> Config, for entry points that rebuild a trained run's networks."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"--workdir: {path} not found; is {workdir!r} a training workdir?")
+  return load_json(path)
 
 
 def identity_conflicts(saved: Config, new: Config):

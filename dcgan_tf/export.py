@@ -117,10 +117,7 @@ def export_from_workdir(workdir: str, out: str = "", checkpoint: str = "") -> st
   from dcgan_tf import checkpoint as ckpt_lib
   from dcgan_tf import config as config_lib
   from dcgan_tf import models
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(config_path):
-    raise FileNotFoundError(f"--workdir: {config_path} not found; is {workdir!r} a training workdir?")
-  config = config_lib.load_json(config_path)
+  config = config_lib.load_workdir(workdir)
   num_classes = models.conditional_classes(config)
   generator, _ = models.build_models(config, num_classes)
   ckpt_path, step = ckpt_lib.restore_generator(generator, workdir, checkpoint or None)

@@ -91,10 +91,7 @@ def load_run(workdir: str, checkpoint: str = "", bn_samples: int = 1024) -> Run:
   samples (run.bn_statistics says which happened); D's are left to the caller
   (`run.d_bn_missing`), who has real images.
   """
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(config_path):
-    raise FileNotFoundError(f"--workdir: {config_path} not found; is {workdir!r} a training workdir?")
-  config = config_lib.load_json(config_path)
+  config = config_lib.load_workdir(workdir)
   num_classes = models.conditional_classes(config)
   generator, discriminator = models.build_models(config, num_classes)
   path = resolve_checkpoint(workdir, checkpoint)

@@ -78,7 +78,8 @@ def main():
   parser.add_argument("--channels", type=int, default=1)
   parser.add_argument("--per_class", type=int, default=500, help="Samples per class.")
   parser.add_argument("--epochs", type=int, default=3, help="Classifier epochs.")
-  parser.add_argument("--classifier_cache", default="/tmp/notes/fmnist_classifier.keras")
+  parser.add_argument("--classifier_cache", default="",
+                      help="A .keras file: loaded when it exists, else written after training.")
   parser.add_argument("--grid", default="")
   parser.add_argument("--out", default="")
   args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Input pipeline alone: images/s of data.pipeline_throughput for a folder at 64x64x3."""
 import json, os, sys
-sys.path.insert(0, "/work/main")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 from dcgan_tf.config import Config
 from dcgan_tf import data

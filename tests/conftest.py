@@ -19,7 +19,8 @@ def tiny(**overrides) -> Config:
   base = dict(dataset="digits", image_size=32, channels=1, gen_filters=8, disc_filters=8,
               latent_dim=16, batch_size=16, train_steps=2, log_every=1, sample_every=1000,
               checkpoint_every=1000, num_grid_samples=4, shuffle_buffer=64, export=False,
-              precision="float32", strategy="default")
+              precision="float32", strategy="default",
+              jit_compile="off")  # XLA's compile (~5 s) would dominate a 2-step test
   base.update(overrides)
   return Config(**base)
 

@@ -2,10 +2,13 @@
 
 import json
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import run_module, tiny
-from dcgan_tf import flops, models
+from dcgan_tf import flops, models, subpixel
 
 
 def _conv(out_hw, k, c_in, c_out):
@@ -42,6 +45,50 @@ def test_flops_counts_spectral_norm_and_conditional_layers():
   assert cond > plain  # label maps add input channels to D's first conv
 
 
+@pytest.mark.parametrize("transposed", [True, False])
+@pytest.mark.parametrize("size,c_in,c_out,bias", [(4, 8, 16, False), (6, 3, 32, True)])
+def test_subpixel_layers_equal_keras(transposed, size, c_in, c_out, bias):
+  """Same weights, same outputs and gradients as Keras' Conv2DTranspose / Conv2D (float32 rounding)."""
+  kw = dict(filters=c_out, kernel_size=4, strides=2, padding="same", use_bias=bias,
+            bias_initializer="random_normal")
+  if transposed:
+    fast, ref = subpixel.Conv2DTranspose(**kw), keras.layers.Conv2DTranspose(**kw)
+    shape = [3, size, size + 1, c_in]  # odd, non-square too
+  else:
+    fast, ref = subpixel.Conv2D(**kw), keras.layers.Conv2D(**kw)
+    shape = [3, 2 * size, 2 * size + 2, c_in]  # even sides: the fast path's condition
+  x = tf.random.stateless_normal(shape, seed=[0, 1])
+  fast.build(x.shape)
+  ref.build(x.shape)
+  for a, b in zip(ref.weights, fast.weights):
+    a.assign(b)
+  assert fast.fast
+  dy = tf.random.stateless_normal(ref.compute_output_shape(x.shape), seed=[0, 2])
+  results = []
+  for layer in (fast, ref):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x)
+    results.append([y] + tape.gradient(y, [x] + layer.trainable_weights, output_gradients=dy))
+  for got, want in zip(*results):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_subpixel_falls_back_where_it_is_not_faster():
+  assert not subpixel.Conv2DTranspose(3, 4, strides=2, padding="same").fast  # 3 channels out
+  assert not subpixel.Conv2DTranspose(64, 4, strides=1, padding="valid").fast
+  assert not subpixel.Conv2DTranspose(64, 4, strides=2, padding="same", fast=False).fast
+  assert not subpixel.Conv2D(64, 3, strides=2, padding="same").fast
+  odd = subpixel.Conv2D(8, 4, strides=2, padding="same")
+  x = tf.random.stateless_normal([2, 5, 5, 3], seed=[0, 3])
+  ref = keras.layers.Conv2D(8, 4, strides=2, padding="same")
+  ref.build(x.shape)
+  odd.build(x.shape)
+  for a, b in zip(ref.weights, odd.weights):
+    a.assign(b)
+  np.testing.assert_allclose(odd(x).numpy(), ref(x).numpy(), rtol=1e-5, atol=1e-6)  # Keras' call
+
+
 def _rows(stdout):
   return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
@@ -55,6 +102,7 @@ def test_bench_command_prints_json_lines():
   rows = _rows(result.stdout)
   matmul = [r for r in rows if r["kind"] == "matmul"]
   assert sorted(r["dtype"] for r in matmul) == ["bfloat16", "float32"]
+  assert all(r["gflop_per_s"] > 0 and isinstance(r["cpu_native_bf16"], bool) for r in matmul)
   steps = {r["precision"]: r for r in rows if r["kind"] == "step"}
   assert sorted(steps) == ["float32", "mixed_bfloat16"]
   for r in steps.values():

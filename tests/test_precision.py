@@ -88,3 +88,27 @@ def test_auto_precision_on_this_cpu():
   # No GPU/TPU here: auto keeps float32 (bfloat16 measured slower or equal on CPUs).
   assert distribute.resolve_precision("auto") == "float32"
   assert distribute.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_xla_step_is_the_cpu_default(precision):
+  """--jit_compile=auto compiles the whole step with XLA on one CPU device, under every policy."""
+  gan, config, _ = _gan(precision, jit_compile="auto")
+  assert gan.jit_compile is True
+  ds, _ = data.make_dataset(config)
+  gan.make_train_function()
+  iterator = iter(ds)
+  before = [v.numpy().copy() for v in gan.generator.trainable_variables]
+  for _ in range(2):
+    logs = gan.train_function(iterator)
+  assert _finite_logs(logs), logs
+  assert any(not np.array_equal(b, v.numpy())
+             for b, v in zip(before, gan.generator.trainable_variables))
+
+
+def test_xla_off_under_a_strategy():
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  assert distribute.resolve_jit_compile("auto", strategy) is False
+  assert distribute.resolve_jit_compile("auto", tf.distribute.get_strategy()) is True
+  assert distribute.resolve_jit_compile("on", strategy) is True  # forced: the user's call
+  assert distribute.resolve_jit_compile("off") is False

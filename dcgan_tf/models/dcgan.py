@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from dcgan_tf import subpixel
 from dcgan_tf.models.base import GeneratorBase
 
 
@@ -73,9 +74,10 @@ class Generator(GeneratorBase):
     for i, r in enumerate(res):
       width = filters * (image_size // 2) // r
       # The first layer maps the 1x1 code to 4x4 (k4 s1 valid); later ones double the size.
-      conv = layers.Conv2DTranspose(width, 4, strides=1 if i == 0 else 2,
-                                    padding="valid" if i == 0 else "same", use_bias=False,
-                                    kernel_initializer=weight_init(seed), name=f"deconv{i}")
+      # subpixel.Conv2DTranspose: Keras' layer (same weights), ~2x faster forward on CPU.
+      conv = subpixel.Conv2DTranspose(width, 4, strides=1 if i == 0 else 2,
+                                      padding="valid" if i == 0 else "same", use_bias=False,
+                                      kernel_initializer=weight_init(seed), name=f"deconv{i}")
       self.blocks.append((conv, batch_norm(f"bn{i}"), layers.ReLU(name=f"relu{i}")))
     self.to_image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
                                            kernel_initializer=weight_init(seed),
@@ -111,8 +113,9 @@ class Discriminator(keras.Model):
     self.blocks = []
     for i, r in enumerate(reversed(resolutions(image_size))):
       width = filters * (image_size // 2) // r
-      conv = maybe_sn(layers.Conv2D(width, 4, strides=2, padding="same", use_bias=spectral_norm,
-                                    kernel_initializer=weight_init(seed), name=f"conv{i}"))
+      # subpixel.Conv2D: Keras' layer (same weights), faster input gradient on CPU.
+      conv = maybe_sn(subpixel.Conv2D(width, 4, strides=2, padding="same", use_bias=spectral_norm,
+                                      kernel_initializer=weight_init(seed), name=f"conv{i}"))
       # No BN on the input layer (paper), nor anywhere when spectral norm replaces it.
       bn = None if (i == 0 or spectral_norm) else batch_norm(f"bn{i}")
       self.blocks.append((conv, bn, layers.LeakyReLU(0.2, name=f"lrelu{i}")))
