@@ -1,7 +1,7 @@
 """Anime faces at 64x64, SN-GAN: anime_faces.py with spectral normalization in D.
 
 Source: DCGAN on 64x64 anime faces (e.g. the Kaggle anime-face crops) with Adam for
-both networks (issue 4 table): Adam lr 2e-4 betas (0.5, 0.999), the DCGAN paper's,
+both networks: Adam lr 2e-4 betas (0.5, 0.999), the DCGAN paper's,
 batch 128, z 100, 64 feature maps, 64x64 RGB. Epochs are not in the table: the
 trainer's default (25).
 Spectral normalization (Miyato et al. 2018) on every D layer in place of D's batch

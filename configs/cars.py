@@ -11,5 +11,5 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="cars", split="train+test", image_size=64, channels=3, epochs=50,
+  return Config(dataset="cars", image_size=64, channels=3, split="train+test", epochs=50,
                 log_every=100, sample_every=1000, checkpoint_every=1000)

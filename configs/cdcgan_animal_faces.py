@@ -1,6 +1,6 @@
 """Conditional DCGAN on animal faces: three classes (e.g. AFHQ's cat / dog / wild).
 
-Source: the conditional-DCGAN study (issue 4 table): 3 classes, label embedding 5,
+Source: the conditional-DCGAN study: 3 classes, label embedding 5,
 3 channels, z 100, reconstruction weight 5, batch 64, 96 feature maps, 64x64 images.
 Not in the table, so the DCGAN paper's: Adam lr 2e-4 beta1 0.5 for both networks;
 epochs: the trainer's default (25).
@@ -14,7 +14,5 @@ from dcgan_tf.config import Config
 
 def get_config():
   return Config(dataset="folder:data/animal_faces", image_size=64, channels=3, variant="cdcgan",
-                num_classes=3, embedding_dim=5, latent_dim=100, recon_weight=5.0,
-                gen_filters=96, disc_filters=96, batch_size=64, epochs=25,
-                g_optimizer="adam", d_optimizer="adam", g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
-                beta_2=0.999, log_every=100, sample_every=1000, checkpoint_every=1000)
+                gen_filters=96, disc_filters=96, num_classes=3, embedding_dim=5, recon_weight=5.0,
+                batch_size=64, log_every=100, sample_every=1000, checkpoint_every=1000)

@@ -1,6 +1,6 @@
 """Conditional DCGAN on MNIST digits, one class per digit.
 
-Source: the conditional-DCGAN study (issue 4 table): 10 classes, label embedding 5,
+Source: the conditional-DCGAN study: 10 classes, label embedding 5,
 1 channel, z 20, reconstruction weight 5 (G's loss += 5 * |x - G(z, y)|), batch 256,
 64 feature maps, 64x64 images, MNIST augmented with random rotation (up to 30
 degrees) and a 4-pixel padded random crop.
@@ -13,8 +13,6 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="mnist", mnist_augment=True, image_size=64, channels=1, variant="cdcgan",
-                num_classes=10, embedding_dim=5, latent_dim=20, recon_weight=5.0,
-                gen_filters=64, disc_filters=64, batch_size=256, epochs=25,
-                g_optimizer="adam", d_optimizer="adam", g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
-                beta_2=0.999, log_every=100, sample_every=1000, checkpoint_every=1000)
+  return Config(dataset="mnist", image_size=64, mnist_augment=True, variant="cdcgan", latent_dim=20,
+                num_classes=10, embedding_dim=5, recon_weight=5.0, batch_size=256, log_every=100,
+                sample_every=1000, checkpoint_every=1000)

@@ -14,5 +14,5 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="celeba", split="all", image_size=64, channels=3, center_crop=108,
-                epochs=25, log_every=100, sample_every=1000, checkpoint_every=1000)
+  return Config(dataset="celeba", image_size=64, channels=3, center_crop=108, split="all",
+                log_every=100, sample_every=1000, checkpoint_every=1000)

@@ -10,5 +10,5 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="cifar10", image_size=32, channels=3, epochs=25, log_every=100,
-                sample_every=1000, checkpoint_every=1000)
+  return Config(dataset="cifar10", channels=3, log_every=100, sample_every=1000,
+                checkpoint_every=1000)

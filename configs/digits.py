@@ -9,6 +9,4 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="digits", image_size=32, channels=1, gen_filters=32, disc_filters=32,
-                batch_size=64, train_steps=1500, log_every=100, sample_every=500,
-                checkpoint_every=500)
+  return Config(gen_filters=32, disc_filters=32, batch_size=64, train_steps=1500, log_every=100)

@@ -2,7 +2,7 @@
 
 Source: Radford et al. (2015) optimiser (Adam lr 2e-4 beta1 0.5, batch 128, z 100),
 the architecture extended to 128x128 (six transposed convs in G, six convs in D)
-as issue 3 asks; shorter side resized to 128, center crop. Epochs: 25
+(the 128-pixel experiment); shorter side resized to 128, center crop. Epochs: 25
 (DCGAN-tensorflow's default; the paper reports none for churches). No memory
 cache: 126k prepared images need ~6 GiB; use --cache=PATH for a file cache.
 Data: church_outdoor_train_lmdb/ (LSUN's LMDB export; pip install lmdb) or an
@@ -14,5 +14,5 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="lsun_church", image_size=128, channels=3, cache="none", epochs=25,
-                log_every=100, sample_every=1000, checkpoint_every=1000)
+  return Config(dataset="lsun_church", image_size=128, channels=3, cache="none", log_every=100,
+                sample_every=1000, checkpoint_every=1000)

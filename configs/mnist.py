@@ -12,5 +12,4 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="mnist", image_size=32, channels=1, epochs=25, log_every=100,
-                sample_every=1000, checkpoint_every=1000)
+  return Config(dataset="mnist", log_every=100, sample_every=1000, checkpoint_every=1000)

@@ -3,7 +3,7 @@
 Source: Goodfellow et al. (2014), MNIST model of goodfeli/adversarial (mnist.yaml):
 G 100 -> 1200 ReLU -> 1200 ReLU -> pixels; D maxout 240 units x 5 pieces, twice,
 with dropout (input 0.2, hidden 0.5); batch 100. Compared with mnist_dcgan.py for
-100 epochs (issue 4 table).
+100 epochs.
 Deviations, so that the comparison changes only the architecture: both networks use
 Adam lr 2e-4 beta1 0.5 like the DCGAN run (the original used SGD lr 0.1 with momentum
 0.5 -> 0.7, which this trainer does not offer), z ~ N(0, 1) (original: U(-1, 1)),
@@ -15,6 +15,6 @@ from dcgan_tf.config import load_config_file
 
 
 def get_config():
-  # mnist_dcgan.py with the fully connected networks, the original's batch and epochs.
-  return load_config_file("mnist_dcgan").replace(variant="gan", mlp_units=1200, maxout_pieces=5,
-                                                 batch_size=100, epochs=100)
+  # mnist_dcgan.py with the fully connected networks, the original"s batch and epochs.
+  # mlp_units=1200 (240 maxout units x 5 pieces) is the base Config"s.
+  return load_config_file("mnist_dcgan").replace(variant="gan", batch_size=100, epochs=100)

@@ -11,5 +11,5 @@ from dcgan_tf.config import Config
 
 
 def get_config():
-  return Config(dataset="pets", split="train+test", image_size=64, channels=3, epochs=100,
+  return Config(dataset="pets", image_size=64, channels=3, split="train+test", epochs=100,
                 log_every=100, sample_every=1000, checkpoint_every=1000)

@@ -6,9 +6,10 @@ train_step = `d_steps` discriminator updates then one generator update; the
 generated batch of the last D update is reused for the G update, so G runs
 forward once per step when d_steps == 1.
 
-Variants differ only in the networks: a conditional G/D (cdcgan) takes the batch's
-labels, and generated images get the real batch's labels, so `recon_weight` * |x -
-G(z, y)| compares each real image with a sample of its own class.
+Variants differ only in the networks. Both are always called with the batch's
+labels (unconditional networks ignore them); generated images get the real batch's
+labels, so `recon_weight` * |x - G(z, y)| compares each real image with a sample of
+its own class.
 
 Noise is drawn with stateless ops seeded by (seed, step, draw) for the whole
 global batch, and each replica takes its own rows: a resumed run draws exactly
@@ -17,6 +18,7 @@ the noise does not depend on the number of replicas.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from dcgan_tf import losses
@@ -34,7 +36,6 @@ class GAN(keras.Model):
     self.label_smoothing = float(label_smoothing)  # one-sided, real target 1 - s, s in [0, 0.5)
     self.d_steps = int(d_steps)  # >= 1
     self.recon_weight = float(recon_weight)  # >= 0, conditional L1 term
-    self.conditional = bool(getattr(generator, "num_classes", 0))
     # A D without batch norm (sngan, gan) sees real and fake in ONE call: spectral
     # normalization re-normalises its kernels on every training call, so two calls
     # would score real and fake with two different kernels. A D with batch norm keeps
@@ -94,16 +95,6 @@ class GAN(keras.Model):
     z = tf.random.stateless_normal([batch * replicas, self.latent_dim], seed=seed)
     return z[replica * batch:(replica + 1) * batch]
 
-  def generate(self, z, labels=None, training=False):
-    if self.conditional:
-      return self.generator(z, labels, training=training)
-    return self.generator(z, training=training)
-
-  def discriminate(self, images, labels=None, training=False):
-    if self.conditional:
-      return self.discriminator(images, labels, training=training)
-    return self.discriminator(images, training=training)
-
   def _update(self, optimizer, tape, loss, variables):
     # scale_loss is the identity for plain optimizers; LossScaleOptimizer.apply unscales
     # the gradients, skips non-finite steps and adapts the scale (mixed_float16).
@@ -118,14 +109,13 @@ class GAN(keras.Model):
     with tf.GradientTape() as tape:
       if self.joint_d_batch:
         n = tf.shape(real)[0]
-        both_labels = tf.concat([labels, labels], 0) if self.conditional else None
-        logits = self.discriminate(tf.concat([real, tf.cast(fake, real.dtype)], 0), both_labels,
-                                   training=True)
+        logits = self.discriminator(tf.concat([real, tf.cast(fake, real.dtype)], 0),
+                                    tf.concat([labels, labels], 0), training=True)
         real_logits, fake_logits = logits[:n], logits[n:]
       else:
         # Separate batches: D's batch norm statistics describe one distribution at a time.
-        real_logits = self.discriminate(real, labels, training=True)
-        fake_logits = self.discriminate(fake, labels, training=True)
+        real_logits = self.discriminator(real, labels, training=True)
+        fake_logits = self.discriminator(fake, labels, training=True)
       d_loss = losses.discriminator_loss(real_logits, fake_logits, global_batch,
                                          self.label_smoothing)
     self._update(self.d_optimizer, tape, d_loss, d_vars)
@@ -142,16 +132,17 @@ class GAN(keras.Model):
     # Goodfellow's k D steps per G step, fresh z each. They reuse this step's real batch
     # (as keras-io's WGAN-GP does); Goodfellow's Algorithm 1 draws a fresh one per D step.
     for k in range(self.d_steps - 1):
-      extra_fake = self.generate(self._noise(batch, k + 1), labels, training=True)
+      extra_fake = self.generator(self._noise(batch, k + 1), labels, training=True)
       self._d_update(real, labels, extra_fake, global_batch)
 
     g_vars = self.generator.trainable_variables
     with tf.GradientTape() as g_tape:
-      fake = self.generate(self._noise(batch, 0), labels, training=True)
+      fake = self.generator(self._noise(batch, 0), labels, training=True)
       with g_tape.stop_recording():
         d_loss, real_logits, fake_logits = self._d_update(real, labels, fake, global_batch)
       # Non-saturating G loss on the updated D, reusing the same generated batch.
-      g_loss = losses.generator_loss(self.discriminate(fake, labels, training=True), global_batch)
+      g_loss = losses.generator_loss(self.discriminator(fake, labels, training=True),
+                                      global_batch)
       if self.recon_weight > 0:
         recon = losses.l1_loss(real, fake, global_batch)
         g_loss += self.recon_weight * recon
@@ -168,3 +159,8 @@ class GAN(keras.Model):
       self.recon_tracker.update_state(recon * r)
     # Rank-1 logs: MultiWorkerMirroredStrategy's fit fails on scalars (keras #20585).
     return {m.name: tf.reshape(m.result(), [1]) for m in self.metrics}
+
+
+def log_floats(logs) -> dict:
+  """train_step's rank-1 logs (numpy or tensors) -> {name: float}, for callbacks."""
+  return {k: float(np.ravel(np.asarray(v))[0]) for k, v in (logs or {}).items()}

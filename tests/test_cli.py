@@ -34,9 +34,28 @@ def test_non_numeric_flag(tmp_path):
   assert "image_size" in result.stderr
 
 
-def test_help_explains_every_config_field():
-  from dcgan_tf.config import field_help
-  result = run_module("dcgan_tf.train", "--help")  # absl's --help exits 1 by design
+def _help_fields():
+  import dataclasses
+  from dcgan_tf.config import Config
+  from dcgan_tf.train.__main__ import RunOptions
+  from dcgan_tf.evaluate.evaluator import Options
+  from dcgan_tf.sample.pictures import SampleOptions
+  from dcgan_tf.export.savedmodel import ExportOptions
+  from dcgan_tf.bench.settings import BenchOptions
+  names = lambda *classes: [f.name for c in classes for f in dataclasses.fields(c)]  # noqa: E731
+  return {"dcgan_tf.train": names(Config, RunOptions), "dcgan_tf.evaluate": names(Options),
+          "dcgan_tf.sample": names(SampleOptions), "dcgan_tf.export": names(ExportOptions),
+          "dcgan_tf.bench": names(BenchOptions)}
+
+
+@pytest.mark.parametrize("module", ["dcgan_tf.train", "dcgan_tf.evaluate", "dcgan_tf.sample",
+                                    "dcgan_tf.export", "dcgan_tf.bench"])
+def test_helpshort_explains_every_option(module):
+  """Every field of the entry point's options dataclass is a flag its --helpshort explains."""
+  result = run_module(module, "--helpshort")  # absl's help exits 1 by design
   assert "Traceback" not in result.stderr
-  for name in field_help():
+  fields = _help_fields()[module]
+  assert fields
+  for name in fields:
     assert f"--{name}:" in result.stdout or f"--[no]{name}:" in result.stdout, name
+  assert "debug" not in result.stdout  # testing aids are not user flags

@@ -4,6 +4,7 @@ import pytest
 
 from dcgan_tf import config as config_lib
 from dcgan_tf.config import Config
+from dcgan_tf.errors import UserError
 
 
 def test_dataset_picks_its_config_file_and_flags_override():
@@ -21,7 +22,7 @@ def test_every_config_file_validates():
 @pytest.mark.parametrize("field,value", [("image_size", 48), ("variant", "wgan"), ("d_steps", 0),
                                          ("label_smoothing", 0.5), ("g_lr", 0.0)])
 def test_validate_names_the_field(field, value):
-  with pytest.raises(ValueError, match=f"--{field}"):
+  with pytest.raises(UserError, match=f"--{field}"):
     config_lib.validate(Config(**{field: value}))
 
 
@@ -35,7 +36,20 @@ def test_identity_conflicts_only_compare_fields_the_variant_uses():
   assert config_lib.identity_conflicts(gan, gan.replace(gen_filters=3)) == []
 
 
-def test_json_round_trip(tmp_path):
+def test_workdir_config_round_trip_and_conflicts(tmp_path):
+  from dcgan_tf.workdir import Workdir
   config = Config(dataset="folder:/x", image_size=64, channels=3)
-  config_lib.save_json(config, str(tmp_path / "c.json"))
-  assert config_lib.load_json(str(tmp_path / "c.json")) == config
+  workdir = Workdir(str(tmp_path / "w"))
+  assert workdir.saved_config() is None
+  workdir.save_config(config)
+  assert workdir.load_config() == config
+  workdir.save_config(config.replace(batch_size=7))  # not an identity field: a rerun may change it
+  with pytest.raises(UserError, match=r"--image_size: .* was trained with image_size=64, not 32"):
+    workdir.start(config.replace(image_size=32))
+
+
+def test_config_file_is_logged_and_states_only_differences(caplog):
+  import logging
+  with caplog.at_level(logging.INFO):
+    config_lib.resolve_config(None, {"dataset": "digits"})
+  assert any("configs/digits.py" in r.getMessage() for r in caplog.records)

@@ -10,9 +10,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from conftest import tiny
+from dcgan_tf.errors import UserError
 from dcgan_tf import config as config_lib
 from dcgan_tf import data
-from dcgan_tf.data import sources
+from dcgan_tf.data import pipeline, sources
 
 # Named dataset -> number of classes of its TFDS version (0 = unlabelled).
 MOCKED = {"celeba": 0, "lsun_church": 0, "cifar10": 10, "mnist": 10, "pets": 37, "cars": 196}
@@ -37,7 +38,7 @@ def no_debian(monkeypatch):
 
 
 def test_every_named_dataset_has_a_source_and_a_config():
-  assert set(config_lib.DATASETS) == set(data.SOURCES)
+  assert set(config_lib.DATASETS) == set(sources.SOURCES)
   for name in config_lib.DATASETS:
     config = config_lib.load_config_file(name)
     config_lib.validate(config)
@@ -60,7 +61,7 @@ def test_tfds_prefix_and_unknown_name(tmp_path):
   with tfds.testing.mock_data(num_examples=4, data_dir=str(tmp_path)):
     ds, source = data.make_dataset(config)
     _check_batch(*next(iter(ds)), 2, 32, 3, 0)
-  with pytest.raises(ValueError, match="TFDS has no dataset 'no_such_set'"):
+  with pytest.raises(UserError, match="TFDS has no dataset 'no_such_set'"):
     data.make_dataset(config.replace(dataset="tfds:no_such_set"))
 
 
@@ -71,7 +72,7 @@ def test_failed_download_says_how_to_place_files(name, words, tmp_path, monkeypa
     raise ConnectionError("no network\nsecond line")
   monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", fail)
   config = config_lib.load_config_file(name).replace(data_dir=str(tmp_path), manual_dir="")
-  with pytest.raises(ValueError) as err:
+  with pytest.raises(UserError) as err:
     data.make_dataset(config)
   message = str(err.value)
   assert "\n" not in message and "ConnectionError: no network" in message
@@ -96,15 +97,15 @@ def test_idx_files_from_data_dir(tmp_path, no_debian):
   batch_images, batch_labels = next(iter(ds))
   _check_batch(batch_images, batch_labels, 20, 32, 1, 10)
   assert sorted(batch_labels.numpy()) == sorted(labels)
-  with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
+  with pytest.raises(UserError, match="t10k-images-idx3-ubyte"):
     data.make_dataset(config.replace(split="test"))
-  with pytest.raises(ValueError, match="--split: 'validation'.*valid: train, test"):
+  with pytest.raises(UserError, match="--split: 'validation'.*valid: train, test"):
     data.make_dataset(config.replace(split="validation"))
   truncated = tmp_path / "bad.gz"
   with gzip.open(truncated, "wb") as f:
     f.write(struct.pack(">HBBIII", 0, 8, 3, 5, 28, 28) + b"\0" * 100)
-  with pytest.raises(ValueError, match="truncated IDX"):
-    data.read_idx_gz(str(truncated))
+  with pytest.raises(UserError, match="truncated IDX"):
+    sources.read_idx_gz(str(truncated))
 
 
 @pytest.mark.skipif(not os.path.isfile(os.path.join(
@@ -134,7 +135,7 @@ def test_input_context_shards_examples_and_batches_per_replica():
     assert source.num_examples == 1797 and source.shard_examples == 899 - pipeline
     seen.append({images.numpy().tobytes() for b, _ in batches for images in b})
   assert not seen[0] & seen[1]  # disjoint shards
-  with pytest.raises(ValueError, match="--batch_size: 18 is not divisible by the 4 replicas"):
+  with pytest.raises(UserError, match="--batch_size: 18 is not divisible by the 4 replicas"):
     data.make_dataset(config, batch_size=18, input_context=context)
 
 
@@ -159,18 +160,18 @@ def test_file_cache_is_written_then_read(tmp_path, caplog):
   caplog.set_level(logging.INFO)
   config = tiny(cache=str(tmp_path) + os.sep, batch_size=64)
   first = _first_batches(config, count=30)  # > 1 pass: the cache is complete
-  path = data.cache_path(config, (1, 0))
+  path = pipeline.cache_path(config, (1, 0))
   assert os.path.isfile(path + ".index") and "writing prepared images" in caplog.text
   second = _first_batches(config, count=30)
   assert "reading prepared images" in caplog.text
   np.testing.assert_array_equal(first[0], second[0])
   open(path + "_0.lockfile", "w").close()  # what an interrupted writer leaves
-  with pytest.raises(ValueError, match="--cache: .*lockfile exists"):
+  with pytest.raises(UserError, match="--cache: .*lockfile exists"):
     data.make_dataset(config)
-  with pytest.raises(ValueError, match="--cache: folder .* does not exist"):
+  with pytest.raises(UserError, match="--cache: folder .* does not exist"):
     data.make_dataset(config.replace(cache=str(tmp_path / "missing" / "cache")))
-  with pytest.raises(ValueError, match="--center_crop: must be >= 0"):
-    data.make_dataset(config.replace(center_crop=-1))
+  with pytest.raises(UserError, match="--center_crop: must be >= 0"):
+    config_lib.validate(config.replace(center_crop=-1))
 
 
 def test_pipeline_throughput_reports_images_per_second():

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, tiny
+from dcgan_tf.errors import UserError
 
 STEPS = 3
 
@@ -130,7 +131,7 @@ def test_multiworker_trains_checkpoints_exports(tmp_path):
 
 def test_who_writes(tmp_path):
   import tensorflow as tf
-  from dcgan_tf import distribute
+  from dcgan_tf.train import distribute
 
   class Resolver:
     def __init__(self, task_type, task_id, cluster):
@@ -159,12 +160,12 @@ def test_who_writes(tmp_path):
 
 def test_global_batch_must_split_evenly():
   import tensorflow as tf
-  from dcgan_tf import distribute
+  from dcgan_tf.train import distribute
 
   class TwoReplicas:
     num_replicas_in_sync = 2
 
-  with pytest.raises(ValueError, match="--batch_size"):
+  with pytest.raises(UserError, match="--batch_size"):
     distribute.distributed_dataset(TwoReplicas(), None, 15)
   dataset, info = distribute.distributed_dataset(
       tf.distribute.get_strategy(), lambda ctx: (tf.data.Dataset.range(4).batch(2), "info"), 2)
@@ -178,12 +179,12 @@ def _mirrored_main(outdir):
   import tensorflow as tf
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-  from dcgan_tf import distribute, train_lib
+  from dcgan_tf.train import distribute, loop
   replicas = {}
   for name in ("default", "mirrored"):
     config = tiny(strategy=name, train_steps=STEPS, log_every=1, export=name == "mirrored")
     replicas[name] = distribute.get_strategy(name).num_replicas_in_sync
-    train_lib.train_and_evaluate(config, os.path.join(outdir, name))
+    loop.train(config, os.path.join(outdir, name))
   print(json.dumps({"replicas": replicas}))
 
 

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import run_module, tiny
+from dcgan_tf.errors import UserError
 
 
 def train_tiny(workdir, **overrides):
   """A real trainer workdir (digits, 8 filters) after a couple of steps."""
-  from dcgan_tf import train_lib
-  train_lib.train_and_evaluate(tiny(**overrides), workdir)
+  from dcgan_tf.train import loop
+  loop.train(tiny(**overrides), workdir)
   return workdir
 
 
@@ -26,21 +27,23 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def options():
-  from dcgan_tf import eval_lib
+  from dcgan_tf.evaluate import evaluator
 
   def make(cache, **kw):
     base = dict(num_samples=48, batch_size=32, classifier_examples=300, classifier_epochs=1,
                 realfake_epochs=1, svm_train_examples=200, svm_test_examples=200,
                 cache_dir=str(cache))
     base.update(kw)
-    return eval_lib.Options(**base)
+    return evaluator.Options(**base)
   return make
 
 
 def test_all_offline_metrics_in_process(workdir, options, tmp_path):
-  from dcgan_tf import eval_lib, plots
-  results = eval_lib.evaluate(workdir, options(tmp_path, metrics="swd,fid,kid,is,svm,realfake",
-                                               feature_extractor="classifier"))
+  from dcgan_tf.evaluate import evaluator
+  from dcgan_tf.sample import plots
+  results = evaluator.evaluate(options(tmp_path, workdir=workdir,
+                                       metrics="swd,fid,kid,is,svm,realfake",
+                                       feature_extractor="classifier"))
   m = results["metrics"]
   assert results["step"] == 2 and results["checkpoint"].endswith("ckpt-2")
   assert set(m) == {"swd", "fid", "kid", "is", "svm", "realfake"}
@@ -59,14 +62,15 @@ def test_all_offline_metrics_in_process(workdir, options, tmp_path):
   cached = sorted(os.listdir(tmp_path))
   assert any(f.startswith("classifier_digits") and f.endswith(".keras") for f in cached)
   assert any(f.startswith("real_features_digits") for f in cached)
-  again = eval_lib.evaluate(workdir, options(tmp_path, metrics="fid", feature_extractor="classifier"))
+  again = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="fid",
+                                     feature_extractor="classifier"))
   assert again["metrics"]["fid"]["value"] == pytest.approx(m["fid"]["value"], rel=1e-5)
 
 
 def test_inception_metrics_code_path_with_random_weights(workdir, options, tmp_path):
-  from dcgan_tf import eval_lib
-  results = eval_lib.evaluate(workdir, options(tmp_path, metrics="fid,kid,is", num_samples=4,
-                                               inception_weights="random"))
+  from dcgan_tf.evaluate import evaluator
+  results = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="fid,kid,is",
+                                       num_samples=4, inception_weights="random"))
   # 299x299 resize, 2048-d pool features (FID/KID) and 1000 logits (IS) of InceptionV3.
   for name in ("fid", "kid", "is"):
     assert np.isfinite(results["metrics"][name]["value"])
@@ -90,29 +94,30 @@ def test_cli_user_error_is_one_line(workdir):
 
 
 @pytest.mark.parametrize("kw, error, message", [
-    (dict(metrics="swd,bogus"), ValueError, "--metrics: unknown bogus"),
-    (dict(metrics="fid", feature_extractor="vgg"), ValueError, "--feature_extractor"),
-    (dict(svm_features="middle"), ValueError, "--svm_features"),
-    (dict(checkpoint="ckpt-7"), FileNotFoundError, "--checkpoint"),
+    (dict(metrics="swd,bogus"), UserError, "--metrics: unknown bogus"),
+    (dict(metrics="fid", feature_extractor="vgg"), UserError, "--feature_extractor"),
+    (dict(svm_features="middle"), UserError, "--svm_features"),
+    (dict(checkpoint="ckpt-7"), UserError, "--checkpoint"),
 ])
 def test_user_errors_name_the_flag(workdir, options, tmp_path, kw, error, message):
-  from dcgan_tf import eval_lib
+  from dcgan_tf.evaluate import evaluator
   with pytest.raises(error, match=message):
-    eval_lib.evaluate(workdir, options(tmp_path, **kw))
+    evaluator.evaluate(options(tmp_path, workdir=workdir, **kw))
 
 
 def test_missing_workdir_names_the_flag(tmp_path, options):
-  from dcgan_tf import eval_lib
-  with pytest.raises(FileNotFoundError, match="--workdir: .*config.json not found"):
-    eval_lib.evaluate(str(tmp_path / "nope"), options(tmp_path))
+  from dcgan_tf.evaluate import evaluator
+  with pytest.raises(UserError, match="--workdir: .*config.json not found"):
+    evaluator.evaluate(options(tmp_path, workdir=str(tmp_path / "nope")))
 
 
 def test_conditional_generator_is_evaluated_with_uniform_labels(tmp_path, options):
-  from dcgan_tf import eval_lib, sample_lib
+  from dcgan_tf import inference
+  from dcgan_tf.evaluate import evaluator
   workdir = train_tiny(str(tmp_path / "cond"), variant="cdcgan", train_steps=1)
-  run = sample_lib.load_run(workdir)
+  run = inference.load_run(workdir)
   assert run.num_classes == 10
-  labels = sample_lib.random_labels(1000, 10, seed=0)
+  labels = inference.random_labels(1000, 10, seed=0)
   assert set(labels) == set(range(10)) and max(np.bincount(labels)) < 140
-  results = eval_lib.evaluate(workdir, options(tmp_path / "cache", metrics="swd,svm"))
+  results = evaluator.evaluate(options(tmp_path / "cache", workdir=workdir, metrics="swd,svm"))
   assert results["variant"] == "cdcgan" and results["metrics"]["svm"]["value"] > 0.3

@@ -36,9 +36,9 @@ print(json.dumps(dict(a_dtype=a.dtype.name, a_shape=a.shape.as_list(), b_dtype=b
 
 @pytest.fixture(scope="module")
 def trained_workdir(tmp_path_factory):
-  from dcgan_tf import train_lib
+  from dcgan_tf.train import loop
   workdir = str(tmp_path_factory.mktemp("export") / "run")
-  summary = train_lib.train_and_evaluate(tiny(train_steps=3, export=True), workdir)
+  summary = loop.train(tiny(train_steps=3, export=True), workdir)
   assert summary["step"] == 3
   return workdir
 

@@ -1,6 +1,6 @@
 """Conditional export: serving_default(z, labels) and generate(num, seed, label).
 
-A tiny cdcgan is trained (train_lib, so the training-time export is what is
+A tiny cdcgan is trained (train/loop.py, so the training-time export is what is
 checked) and re-exported from its workdir (export_from_workdir, as
 `python -m dcgan_tf.export` does); both SavedModels are then loaded in a
 subprocess that cannot import dcgan_tf.
@@ -56,12 +56,14 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-  from dcgan_tf import export, train_lib
+  from dcgan_tf.export import savedmodel
+  from dcgan_tf.train import loop
   root = tmp_path_factory.mktemp("cond")
   workdir = str(root / "run")
   config = tiny(variant="cdcgan", embedding_dim=5, recon_weight=1.0, export=True)
-  summary = train_lib.train_and_evaluate(config, workdir)  # digits: 10 classes
-  again = export.export_from_workdir(workdir, str(root / "reexported"))
+  summary = loop.train(config, workdir)  # digits: 10 classes
+  again = savedmodel.export_from_workdir(
+      savedmodel.ExportOptions(workdir=workdir, out=str(root / "reexported")))
   return [summary["saved_model"], again]
 
 

@@ -1,4 +1,4 @@
-"""Fault injection (issue 7): kill -9, SIGTERM/SIGINT, damaged checkpoints, NaN, bad workdirs.
+"""Fault injection: kill -9, SIGTERM/SIGINT, damaged checkpoints, NaN, bad workdirs.
 
 Subprocess tests run `python -m dcgan_tf.train` and check what a user sees: the exit
 code and a last stderr line without a traceback that names the file, flag or step.
@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, tiny
+from nan_injection import InjectNaN
+from dcgan_tf.errors import UserError
 
 BASE_STEPS, BASE_EVERY = 4, 2
 
@@ -42,10 +44,10 @@ def tiny_flags(**overrides):
 class Training:
   """A `python -m dcgan_tf.train` subprocess whose stderr is read line by line."""
 
-  def __init__(self, workdir, *flags):
+  def __init__(self, workdir, *flags, entry=("-m", "dcgan_tf.train")):
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
     self.proc = subprocess.Popen(
-        [sys.executable, "-m", "dcgan_tf.train", f"--workdir={workdir}", *flags], cwd=REPO,
+        [sys.executable, *entry, f"--workdir={workdir}", *flags], cwd=REPO,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     self.lines, self._queue = [], queue.Queue()
     self._reader = threading.Thread(target=self._read, daemon=True)
@@ -105,7 +107,8 @@ def checkpoint_values(path):
 def counters(path):
   """(step, G optimizer iterations, D optimizer iterations) saved in a checkpoint."""
   values = checkpoint_values(path)
-  iterations = [int(values[f"{o}_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) for o in "gd"]
+  # state/0: the optimizer's first variable, its iteration count (train/checkpoints.py).
+  iterations = [int(values[f"{o}_optimizer/state/0/.ATTRIBUTES/VARIABLE_VALUE"]) for o in "gd"]
   return (int(values["step/.ATTRIBUTES/VARIABLE_VALUE"]), *iterations)
 
 
@@ -149,9 +152,9 @@ def read_only(path):
 
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory):
-  from dcgan_tf import train_lib
+  from dcgan_tf.train import loop
   workdir = str(tmp_path_factory.mktemp("faults") / "base")
-  summary = train_lib.train_and_evaluate(
+  summary = loop.train(
       tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY), workdir)
   assert summary["step"] == BASE_STEPS and checkpoint_steps(workdir) == [0, 2, 4]
   return workdir
@@ -167,25 +170,27 @@ def run_copy(base_run, tmp_path):
 
 def fresh_gan(workdir):
   """base_run's GAN, newly initialised, and its (checkpoint, manager) on `workdir`."""
-  from dcgan_tf import checkpoint as ckpt_lib
-  from dcgan_tf import distribute, train_lib
+  from dcgan_tf.train import build, checkpoints, distribute
+  from dcgan_tf.workdir import Workdir
   config = tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY)
-  gan, noise = train_lib.build_gan(config, 0, distribute.get_strategy("default"), "float32")
-  return gan, *ckpt_lib.make_manager(gan, noise, workdir)
+  gan, noise = build.build_gan(config, 0, distribute.get_strategy("default"), "float32")
+  checkpoint = checkpoints.make_checkpoint(gan, noise)
+  return gan, checkpoint, checkpoints.make_manager(checkpoint, Workdir(workdir))
 
 
 def restore_into_fresh_gan(workdir):
   """Restores the newest readable checkpoint into a fresh GAN: (path, step)."""
-  from dcgan_tf import checkpoint as ckpt_lib
-  gan, checkpoint, manager = fresh_gan(workdir)
-  path = ckpt_lib.restore_latest(checkpoint, manager)
+  from dcgan_tf.train import checkpoints
+  from dcgan_tf.workdir import Workdir
+  gan, checkpoint, _ = fresh_gan(workdir)
+  path = checkpoints.restore_latest(checkpoint, Workdir(workdir))
   return path, int(gan.step.numpy())
 
 
 # ------------------------------------------------------------------ kill -9, signals
 
 def test_sigkill_after_first_checkpoint_then_resume(tmp_path):
-  from dcgan_tf import train_lib
+  from dcgan_tf.train import loop
   workdir, every = str(tmp_path / "run"), 3
   training = Training(workdir, *tiny_flags(train_steps=10_000, checkpoint_every=every))
   training.wait_for(rf"Saved checkpoint .*ckpt-{every}\b")
@@ -196,7 +201,7 @@ def test_sigkill_after_first_checkpoint_then_resume(tmp_path):
   latest = max(checkpoint_steps(workdir))
   assert latest >= every and reached - latest <= every  # at most --checkpoint_every lost
 
-  summary = train_lib.train_and_evaluate(tiny(train_steps=latest + 2, checkpoint_every=every),
+  summary = loop.train(tiny(train_steps=latest + 2, checkpoint_every=every),
                                          workdir)
   assert summary["start_step"] == latest and summary["step"] == latest + 2
   assert counters(summary["checkpoint"]) == (latest + 2,) * 3  # step and both optimizers
@@ -220,7 +225,7 @@ def test_sigterm_checkpoints_the_current_step_and_does_not_export(tmp_path):
 
 
 def test_signal_stop_finishes_the_step_then_restores_handlers():
-  from dcgan_tf.callbacks import SignalStop
+  from dcgan_tf.train.faults import SignalStop
 
   class Model:
     stop_training = False
@@ -239,12 +244,11 @@ def test_signal_stop_finishes_the_step_then_restores_handlers():
 # ------------------------------------------------------------- damaged checkpoints
 
 def test_truncated_newest_checkpoint_falls_back(run_copy, caplog):
-  from dcgan_tf import train_lib
+  from dcgan_tf.train import loop
   data = ckpt(run_copy, 4) + ".data-00000-of-00001"
   with open(data, "r+b") as f:
     f.truncate(os.path.getsize(data) // 2)
-  summary = train_lib.train_and_evaluate(tiny(train_steps=6, checkpoint_every=BASE_EVERY),
-                                         run_copy)
+  summary = loop.train(tiny(train_steps=6, checkpoint_every=BASE_EVERY), run_copy)
   assert summary["start_step"] == 2 and summary["step"] == 6
   assert "ckpt-4 is unreadable" in caplog.text and "falling back" in caplog.text
   assert counters(ckpt(run_copy, 4)) == (4, 4, 4)  # rewritten, readable again
@@ -278,22 +282,21 @@ def test_damaged_checkpoint_folder(run_copy, damage, expected_step):
 
 
 def test_no_readable_checkpoint_is_refused_not_restarted(run_copy):
-  from dcgan_tf.checkpoint import RunError
   for path in glob.glob(os.path.join(run_copy, "checkpoints", "ckpt-*.data-*")):
     with open(path, "r+b") as f:
       f.truncate(8)
-  with pytest.raises(RunError, match=r"no readable checkpoint in .*checkpoints.*--overwrite"):
+  with pytest.raises(UserError, match=r"no readable checkpoint in .*checkpoints.*--overwrite"):
     restore_into_fresh_gan(run_copy)
 
 
 # ---------------------------------------------------------------------- non-finite
 
 def test_nonfinite_weights_roll_back_and_training_goes_on(tmp_path, caplog):
-  from dcgan_tf import train_lib
+  from dcgan_tf.train import loop
   workdir = str(tmp_path / "run")
   # NaN written after step 2, a checkpoint step: the weight check catches it before the save.
-  summary = train_lib.train_and_evaluate(
-      tiny(train_steps=6, checkpoint_every=2, debug_nan_step=2, export=True), workdir)
+  summary = loop.train(tiny(train_steps=6, checkpoint_every=2, export=True), workdir,
+                       extra_callbacks=[InjectNaN(step=2)])
   assert summary["rollbacks"] == 1 and summary["step"] == 6
   assert "Non-finite weights (generator/" in caplog.text and "rolled back to" in caplog.text
   assert checkpoint_steps(workdir) == [2, 4, 6]
@@ -305,8 +308,9 @@ def test_nonfinite_weights_roll_back_and_training_goes_on(tmp_path, caplog):
 def test_nonfinite_loss_stops_after_max_rollbacks(tmp_path):
   workdir = str(tmp_path / "run")
   # NaN after step 3 -> non-finite losses at step 4, each time the run gets there.
-  code, log = run_train(workdir, *tiny_flags(train_steps=8, checkpoint_every=2, debug_nan_step=3,
-                                             debug_nan_times=100, max_rollbacks=1, export=True))
+  code, log = Training(workdir, *tiny_flags(train_steps=8, checkpoint_every=2, max_rollbacks=1,
+                                            export=True), "--nan_step=3", "--nan_times=100",
+                       entry=[os.path.join(REPO, "tests", "nan_injection.py")]).finish()
   line = last_line(log)
   assert code == 1 and line.startswith("error: non-finite loss")
   assert "at step 4" in line and "--max_rollbacks=1" in line and ckpt(workdir, 2) in line
@@ -327,9 +331,8 @@ def test_conflicting_rerun_is_refused(run_copy):
 
 
 def test_overwrite_moves_the_old_run_aside(run_copy):
-  from dcgan_tf import train_lib
-  summary = train_lib.train_and_evaluate(tiny(train_steps=1, latent_dim=8), run_copy,
-                                         overwrite=True)
+  from dcgan_tf.train import loop
+  summary = loop.train(tiny(train_steps=1, latent_dim=8), run_copy, overwrite=True)
   assert summary["start_step"] == 0 and summary["step"] == 1
   [old] = glob.glob(run_copy + ".old-*")
   assert checkpoint_steps(old) == [0, 2, 4]  # nothing deleted
@@ -348,18 +351,17 @@ def test_read_only_workdir_is_a_clear_error(run_copy):
 
 
 def test_read_only_checkpoints_fail_before_training(run_copy):
-  from dcgan_tf import train_lib
-  from dcgan_tf.checkpoint import RunError
+  from dcgan_tf.train import loop
   with read_only(os.path.join(run_copy, "checkpoints")):
-    with pytest.raises(RunError, match=r"cannot write to .*checkpoints: .*read-only or full"):
-      train_lib.train_and_evaluate(tiny(train_steps=6, checkpoint_every=BASE_EVERY), run_copy)
+    with pytest.raises(UserError, match=r"cannot write to .*checkpoints: .*read-only or full"):
+      loop.train(tiny(train_steps=6, checkpoint_every=BASE_EVERY), run_copy)
 
 
 def test_failed_checkpoint_write_keeps_the_previous_one(run_copy):
-  from dcgan_tf import checkpoint as ckpt_lib
+  from dcgan_tf.train import checkpoints as ckpt_lib
   manager = fresh_gan(run_copy)[2]
   with read_only(os.path.join(run_copy, "checkpoints")):
-    with pytest.raises(ckpt_lib.RunError, match=r"cannot write checkpoint .*ckpt-9 at step 9: "
+    with pytest.raises(UserError, match=r"cannot write checkpoint .*ckpt-9 at step 9: "
                        r".*the previous checkpoint .*ckpt-4 is intact"):
       ckpt_lib.save(manager, 9)
   assert checkpoint_steps(run_copy) == [0, 2, 4] and not glob.glob(ckpt(run_copy, 9) + "*")
@@ -367,7 +369,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(run_copy):
 
 
 def test_full_disk_keeps_the_previous_checkpoint(run_copy, tmp_path):
-  from dcgan_tf import checkpoint as ckpt_lib
+  from dcgan_tf.train import checkpoints as ckpt_lib
   mount = tmp_path / "small_disk"
   mount.mkdir()
   if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs",
@@ -382,7 +384,7 @@ def test_full_disk_keeps_the_previous_checkpoint(run_copy, tmp_path):
           f.write(b"\0" * 65536)
           f.flush()
     manager = fresh_gan(workdir)[2]
-    with pytest.raises(ckpt_lib.RunError, match=r"ckpt-9 at step 9: .*No space left on device"):
+    with pytest.raises(UserError, match=r"ckpt-9 at step 9: .*No space left on device"):
       ckpt_lib.save(manager, 9)
     assert not glob.glob(os.path.join(workdir, "checkpoints", "ckpt-9*"))  # temp files removed
     assert restore_into_fresh_gan(workdir)[1] == 4
@@ -391,29 +393,27 @@ def test_full_disk_keeps_the_previous_checkpoint(run_copy, tmp_path):
 
 
 def test_paths_are_checked_before_anything_is_written(tmp_path):
-  from dcgan_tf import train_lib
+  from dcgan_tf.train import loop
   a_file = tmp_path / "file"
   a_file.write_text("x")
-  with pytest.raises(ValueError, match=r"--workdir: .*file.* is a file"):
-    train_lib.train_and_evaluate(tiny(), str(a_file))
-  with pytest.raises(ValueError, match=r"--data_dir: folder .*nope.* does not exist"):
-    train_lib.train_and_evaluate(tiny(data_dir=str(tmp_path / "nope")), str(tmp_path / "w"))
-  with pytest.raises(ValueError, match=r"--seed: must be in \[0, 2\*\*32 - 1\], got -1"):
-    train_lib.train_and_evaluate(tiny(seed=-1), str(tmp_path / "w"))
-  with pytest.raises(ValueError, match=r"--debug_nan_times: must be >= 1"):
-    train_lib.train_and_evaluate(tiny(debug_nan_times=0), str(tmp_path / "w"))
+  with pytest.raises(UserError, match=r"--workdir: .*file.* is a file"):
+    loop.train(tiny(), str(a_file))
+  with pytest.raises(UserError, match=r"--data_dir: folder .*nope.* does not exist"):
+    loop.train(tiny(data_dir=str(tmp_path / "nope")), str(tmp_path / "w"))
+  with pytest.raises(UserError, match=r"--seed: must be in \[0, 2\*\*32 - 1\], got -1"):
+    loop.train(tiny(seed=-1), str(tmp_path / "w"))
   assert not (tmp_path / "w").exists()
 
 
 def test_cli_maps_environment_errors_to_one_line():
   import tensorflow as tf
   from dcgan_tf import cli
-  from dcgan_tf.checkpoint import RunError
   error = tf.errors.PermissionDeniedError(
       None, None, "{{function_node __wrapped__SaveV2}} /w/ckpt-9_temp; Read-only file system "
       "[Op:SaveV2]")
   assert cli.user_message(error) == "PermissionDenied: /w/ckpt-9_temp; Read-only file system"
-  assert cli.user_message(RunError("step 4")) == "step 4"
+  assert cli.user_message(UserError("step 4")) == "step 4"
+  assert cli.user_message(ValueError("bug")) is None  # only UserError is the user's
   assert cli.user_message(OSError(28, "No space left on device", "/w/x.npy")) == \
       "No space left on device: /w/x.npy"
   assert cli.user_message(tf.errors.InvalidArgumentError(None, None, "bug")) is None
@@ -421,7 +421,7 @@ def test_cli_maps_environment_errors_to_one_line():
 
 
 def test_data_seed_reshuffles_after_resume_and_rollback():
-  from dcgan_tf.train_lib import data_seed
+  from dcgan_tf.train.faults import data_seed
   assert data_seed(7, 0, 0) == 7  # a fresh run shuffles with --seed
   seeds = {data_seed(7, step, rollbacks) for step in (0, 500, 1000) for rollbacks in (0, 1, 2)}
   assert len(seeds) == 9 and all(0 <= s < 2 ** 31 for s in seeds)

@@ -4,13 +4,14 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import tiny
-from dcgan_tf import data, distribute, train_lib
+from dcgan_tf import data, devices
+from dcgan_tf.train import build
 
 
 def _gan(**kw):
   config = tiny(**kw)
-  policy = distribute.set_precision(config.precision)
-  gan, _ = train_lib.build_gan(config, 0, tf.distribute.get_strategy(), policy)
+  policy = devices.set_precision(config.precision)
+  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
   ds, _ = data.make_dataset(config)
   return gan, next(iter(ds))
 
@@ -40,7 +41,7 @@ def test_train_step_changes_both_networks():
 def test_discriminator_update_alone_leaves_generator():
   gan, (real, labels) = _gan()
   g0, d0 = _snapshot(gan.generator), _snapshot(gan.discriminator)
-  fake = gan.generate(tf.random.normal([real.shape[0], gan.latent_dim]), training=True)
+  fake = gan.generator(tf.random.normal([real.shape[0], gan.latent_dim]), training=True)
   gan._d_update(real, labels, fake, real.shape[0])
   assert not any(_changed(g0, gan.generator))
   assert all(_changed(d0, gan.discriminator))

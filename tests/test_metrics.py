@@ -6,7 +6,8 @@ import pytest
 from scipy import linalg
 
 from conftest import tiny
-from dcgan_tf.metrics import fid, inception_score, kid, swd, svm
+from dcgan_tf.errors import UserError
+from dcgan_tf.evaluate.metrics import fid, inception_score, kid, swd, svm
 
 
 def _random_spd(rng, d):
@@ -127,11 +128,12 @@ def test_adaptive_max_pool_gives_a_4x4_grid_from_any_size():
 
 
 def test_svm_protocol_on_digits_beats_chance_by_far():
-  from dcgan_tf import eval_lib, models
+  from dcgan_tf import models
+  from dcgan_tf.evaluate import context, evaluator
   config = tiny()
   _, d = models.build_models(config)
-  options = eval_lib.Options(svm_train_examples=600, svm_test_examples=600)
-  train, test, num_classes = eval_lib.svm_data(config, options)
+  options = evaluator.Options(svm_train_examples=600, svm_test_examples=600)
+  train, test, num_classes = context.svm_data(config, options)
   assert num_classes == 10 and train[0].shape[1:] == (32, 32, 1) and len(test[1]) == 600
   rows = svm.protocol(d, train, test, layers="all")
   by_method = {r["method"]: r for r in rows}
@@ -149,9 +151,9 @@ def test_svm_protocol_on_digits_beats_chance_by_far():
 # ------------------------------------------------------------------ real vs fake
 
 def test_real_vs_fake_separates_noise_from_digits():
-  from dcgan_tf import eval_lib
-  from dcgan_tf.metrics import realfake
-  real = eval_lib.load_images(tiny(), 200, seed=0)[0]
+  from dcgan_tf.evaluate import context
+  from dcgan_tf.evaluate.metrics import realfake
+  real = context.load_images(tiny(), 200, seed=0)[0]
   fake = np.random.default_rng(7).uniform(-1, 1, real.shape).astype(np.float32)
   result = realfake.real_vs_fake(real, fake, epochs=2)
   assert result["accuracy"] > 0.9 and result["test"] == 200
@@ -160,8 +162,8 @@ def test_real_vs_fake_separates_noise_from_digits():
 # ------------------------------------------------------------------ extractors
 
 def test_classifier_learns_digits_and_exposes_features(tmp_path):
-  from dcgan_tf import classifier, eval_lib
-  images, labels, _ = eval_lib.load_images(tiny(image_size=32), 1797, seed=0)
+  from dcgan_tf.evaluate import classifier, context
+  images, labels, _ = context.load_images(tiny(image_size=32), 1797, seed=0)
   model = classifier.train_classifier(images[300:], labels[300:], 10, epochs=3, seed=0,
                                       batch_size=32)
   assert classifier.accuracy(model, images[:300], labels[:300]) > 0.8
@@ -172,18 +174,18 @@ def test_classifier_learns_digits_and_exposes_features(tmp_path):
 
 
 def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
-  from dcgan_tf.metrics import extractors
+  from dcgan_tf.evaluate.metrics import extractors
   monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-  with pytest.raises(FileNotFoundError, match="inception_weights.*not comparable"):
+  with pytest.raises(UserError, match="inception_weights.*not comparable"):
     extractors.inception("")
-  with pytest.raises(FileNotFoundError, match="no file"):
+  with pytest.raises(UserError, match="no file"):
     extractors.inception(str(tmp_path / "missing.pb"))
 
 
 def test_graphdef_inception_code_path(tmp_path):
   """A stand-in graph with the 2015 graph's tensor names: batch 1 baked into the input."""
   import tensorflow as tf
-  from dcgan_tf.metrics import extractors
+  from dcgan_tf.evaluate.metrics import extractors
   graph = tf.Graph()
   with graph.as_default():
     x = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="ExpandDims")

@@ -14,7 +14,7 @@ def test_shapes_and_ranges(size, channels):
   config = tiny(image_size=size, channels=channels)
   g, d = models.build_models(config)
   z = np.random.default_rng(0).normal(size=[3, config.latent_dim]).astype(np.float32) * 5
-  images = g(z, training=False).numpy()
+  images = g(z, training=False).numpy()  # labels=None: unconditional networks need none
   assert images.shape == (3, size, size, channels)
   assert images.dtype == np.float32
   assert images.min() >= -1.0 and images.max() <= 1.0  # tanh output
@@ -56,6 +56,42 @@ def test_batchnorm_placement_and_init():
 
 
 def test_bad_image_size():
+  from dcgan_tf.errors import UserError
   from dcgan_tf.models import dcgan
-  with pytest.raises(ValueError, match="image_size"):
+  with pytest.raises(UserError, match="image_size"):
     dcgan.resolutions(48)
+
+
+def _initial_values(model):
+  """(path, flat values) of every weight drawn at random: kernels, embeddings, BN gammas."""
+  return [(v.path, v.numpy().ravel()) for v in model.trainable_variables
+          if not v.path.endswith(("bias", "beta"))]
+
+
+@pytest.mark.parametrize("variant", ["cdcgan", "gan"])
+def test_every_layer_starts_from_its_own_random_values(variant):
+  """At the paper's widths G's deconvs have D's conv shapes and both label embeddings one
+  shape: one shared int seed made them equal, and gave every kernel the same first values."""
+  config = tiny(variant=variant, image_size=64, channels=3, gen_filters=64, disc_filters=64,
+                latent_dim=100, mlp_units=60, maxout_pieces=5)
+  g, d = models.build_models(config, 10)
+  values = _initial_values(g) + _initial_values(d)
+  assert len(values) >= 5
+  for i, (name_a, a) in enumerate(values):
+    for name_b, b in values[i + 1:]:
+      n = min(len(a), len(b), 32)
+      assert not np.array_equal(a[:n], b[:n]), f"{name_a} and {name_b} start alike"
+
+
+def test_the_seed_alone_decides_the_weights():
+  import keras
+  g1, d1 = models.build_models(tiny(seed=3))
+  keras.utils.set_random_seed(12345)  # the global RNG state must not matter
+  np.random.default_rng(0).normal(size=100)
+  g2, d2 = models.build_models(tiny(seed=3))
+  for a, b in zip(g1.weights + d1.weights, g2.weights + d2.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+  g3, d3 = models.build_models(tiny(seed=4))
+  for (name, a), (_, b) in zip(_initial_values(g1) + _initial_values(d1),
+                               _initial_values(g3) + _initial_values(d3)):
+    assert not np.array_equal(a, b), f"{name} is the same under another --seed"

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny
-from dcgan_tf import data, distribute, models, train_lib
+from dcgan_tf import data, devices, models
+from dcgan_tf.train import build
 from dcgan_tf.gan import GAN
 
 
@@ -19,8 +20,8 @@ def float32_policy():
 
 def _gan(precision, **kw):
   config = tiny(precision=precision, **kw)
-  policy = distribute.set_precision(config.precision)
-  gan, _ = train_lib.build_gan(config, 0, tf.distribute.get_strategy(), policy)
+  policy = devices.set_precision(config.precision)
+  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
   ds, _ = data.make_dataset(config)
   return gan, config, next(iter(ds))
 
@@ -52,7 +53,7 @@ def test_mixed_step_on_cpu(precision, compute, loss_scaled):
 def test_loss_scale_grows_after_finite_steps():
   """Dynamic scaling doubles the scale after `dynamic_growth_steps` finite steps, per optimizer."""
   config = tiny(precision="mixed_float16")
-  distribute.set_precision(config.precision)
+  devices.set_precision(config.precision)
   g, d = models.build_models(config)
   gan = GAN(g, d, config.latent_dim, seed=config.seed)
   opts = [keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(2e-4, beta_1=0.5),
@@ -86,8 +87,8 @@ def test_loss_scale_shrinks_and_skips_on_overflow():
 
 def test_auto_precision_on_this_cpu():
   # No GPU/TPU here: auto keeps float32 (bfloat16 measured slower or equal on CPUs).
-  assert distribute.resolve_precision("auto") == "float32"
-  assert distribute.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+  assert devices.resolve_precision("auto") == "float32"
+  assert devices.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
@@ -108,7 +109,7 @@ def test_xla_step_is_the_cpu_default(precision):
 
 def test_xla_off_under_a_strategy():
   strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-  assert distribute.resolve_jit_compile("auto", strategy) is False
-  assert distribute.resolve_jit_compile("auto", tf.distribute.get_strategy()) is True
-  assert distribute.resolve_jit_compile("on", strategy) is True  # forced: the user's call
-  assert distribute.resolve_jit_compile("off") is False
+  assert devices.resolve_jit_compile("auto", strategy) is False
+  assert devices.resolve_jit_compile("auto", tf.distribute.get_strategy()) is True
+  assert devices.resolve_jit_compile("on", strategy) is True  # forced: the user's call
+  assert devices.resolve_jit_compile("off") is False

@@ -1,54 +1,113 @@
-"""Resume (issue 2): a rerun continues the step, both optimizers and every network variable."""
+"""Checkpoints by name and exact resume: a rerun continues every variable, not just counters."""
 
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from conftest import tiny
+from conftest import REPO, tiny
+
+# Prints every checkpointed variable of the run in WORKDIR as restored by a fresh process.
+DUMP_RESTORED = """
+import sys, numpy as np, tensorflow as tf
+from dcgan_tf import devices
+from dcgan_tf.train import build, checkpoints
+from dcgan_tf.workdir import Workdir
+workdir = Workdir(sys.argv[1])
+config = workdir.load_config()
+gan, noise = build.build_gan(config, 0, tf.distribute.get_strategy(),
+                             devices.set_precision(config.precision))
+path = checkpoints.restore_latest(checkpoints.make_checkpoint(gan, noise), workdir)
+values = [v.numpy() for v in checkpoints.saved_variables(gan, noise)] + [gan.step.numpy()]
+np.savez(sys.argv[2], *values)
+print(path)
+"""
 
 
-def test_rerun_resumes_step_and_both_optimizers(tmp_path):
-  from dcgan_tf import train_lib
+def _trained(config, workdir, steps):
+  """A compiled GAN trained `steps` steps on tiny digits, its fixed noise, and its checkpoint."""
+  from dcgan_tf import data
+  from dcgan_tf.train import build, checkpoints
+  from dcgan_tf.workdir import Workdir
+  gan, noise = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
+  dataset, _ = data.make_dataset(config)
+  gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+  wd = Workdir(workdir)
+  wd.save_config(config)
+  manager = checkpoints.make_manager(checkpoints.make_checkpoint(gan, noise), wd)
+  return gan, noise, checkpoints.save(manager, int(gan.step.numpy()))
+
+
+def test_checkpoint_names_every_layer_of_g_and_d(tmp_path):
+  from dcgan_tf import models
+  config = tiny()
+  _, _, path = _trained(config, str(tmp_path / "run"), 2)
+  keys = {k.replace("/.ATTRIBUTES/VARIABLE_VALUE", "") for k, _ in tf.train.list_variables(path)}
+  g, d = models.build_models(config)
+  expected = {f"generator/{b}/{p}" for b in g.block_names
+              for p in ("deconv/kernel", "bn/gamma", "bn/beta", "bn/moving_mean",
+                        "bn/moving_variance")}
+  expected |= {f"discriminator/{b}/conv/_kernel" for b in d.block_names}
+  expected |= {f"discriminator/{b}/bn/{p}" for b in d.block_names[1:]
+               for p in ("gamma", "beta", "moving_mean", "moving_variance")}
+  expected |= {"generator/to_image/kernel", "discriminator/to_logit/_kernel",
+               "discriminator/to_logit/bias", "step", "fixed_noise"}
+  assert expected <= keys, sorted(expected - keys)
+  networks = {k for k in keys if k.startswith(("generator/", "discriminator/"))}
+  assert len(networks) == len(g.variables) + len(d.variables), sorted(networks - expected)
+  assert not [k for k in keys if "_trainable_variables" in k], "weights saved by position"
+
+
+def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
+  """Weights, batch-norm statistics, both optimizers' slots, step and fixed noise."""
+  from dcgan_tf.train import checkpoints
   workdir = str(tmp_path / "run")
-  first = train_lib.train_and_evaluate(tiny(train_steps=4, checkpoint_every=2), workdir)
+  gan, noise, path = _trained(tiny(), workdir, 3)
+  saved = [v.numpy() for v in checkpoints.saved_variables(gan, noise)] + [gan.step.numpy()]
+  # The values must be worth comparing: trained, not initial.
+  moving_means = [v.numpy() for v in gan.generator.variables if v.path.endswith("moving_mean")]
+  assert all(np.any(m != 0) for m in moving_means)
+  assert any(np.any(v.numpy() != 0) for v in gan.g_optimizer.variables if "momentum" in v.path)
+  out = tmp_path / "restored.npz"
+  result = subprocess.run([sys.executable, "-c", DUMP_RESTORED, workdir, str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip().endswith(os.path.basename(path))
+  with np.load(out) as restored:
+    values = [restored[f"arr_{i}"] for i in range(len(restored.files))]
+  assert len(values) == len(saved)
+  names = [checkpoints.variable_name(v) for v in checkpoints.saved_variables(gan, noise)]
+  for name, before, after in zip(names + ["step"], saved, values):
+    np.testing.assert_array_equal(before, after, err_msg=name)
+
+
+def test_restoring_into_another_shape_is_a_one_line_error(tmp_path):
+  from dcgan_tf import models
+  from dcgan_tf.errors import UserError
+  from dcgan_tf.train import checkpoints
+  _, _, path = _trained(tiny(), str(tmp_path / "run"), 1)
+  wider, _ = models.build_models(tiny(gen_filters=16))
+  with pytest.raises(UserError, match=r"--checkpoint: .* does not hold these networks") as err:
+    checkpoints.restore_networks(path, generator=wider)
+  assert "\n" not in str(err.value)
+  other_variant, _ = models.build_models(tiny(variant="gan", mlp_units=20, maxout_pieces=5))
+  with pytest.raises(UserError, match="does not hold these networks"):
+    checkpoints.restore_networks(path, generator=other_variant)
+
+
+def test_rerun_resumes_from_the_workdir(tmp_path):
+  from dcgan_tf.train import loop
+  workdir = str(tmp_path / "run")
+  first = loop.train(tiny(train_steps=4, checkpoint_every=2), workdir)
   assert first["start_step"] == 0 and first["step"] == 4
-  second = train_lib.train_and_evaluate(tiny(train_steps=8, checkpoint_every=2), workdir)
-  assert second["start_step"] == 4 and second["step"] == 8
-  reader = tf.train.load_checkpoint(second["checkpoint"])
-  for name in ("step", "g_optimizer/_iterations", "d_optimizer/_iterations"):
-    assert reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE") == 8, name
-
-
-def test_checkpoint_holds_every_network_variable(tmp_path):
-  """Keras 3 layers kept in Python lists are invisible to tf.train.Checkpoint's object graph;
-  checkpoints must still hold (and restore) every variable, batch-norm statistics included."""
-  from dcgan_tf import checkpoint as ckpt_lib
-  from dcgan_tf import models, train_lib
-  workdir = str(tmp_path / "run")
-  config = tiny(train_steps=2)
-  path = train_lib.train_and_evaluate(config, workdir)["checkpoint"]
-  generator, discriminator = models.build_models(config, 0)
-  assert ckpt_lib.restore_networks(path, generator=generator, discriminator=discriminator) == 2
-  reader = tf.train.load_checkpoint(path)
-  for name, network in (("generator", generator), ("discriminator", discriminator)):
-    for key, variable in ckpt_lib.variables_in_order(network).items():
-      saved = reader.get_tensor(f"{name}_variables/{key}/.ATTRIBUTES/VARIABLE_VALUE")
-      np.testing.assert_array_equal(variable.numpy(), saved, err_msg=variable.path)
-  moving_means = [v for v in generator.variables if v.path.endswith("moving_mean")]
-  assert moving_means and all(np.any(v.numpy() != 0) for v in moving_means), \
-      "batch-norm statistics were not restored (still their initial zeros)"
-  assert os.path.isfile(os.path.join(workdir, "fixed_noise.npy"))
-
-  # A checkpoint in the old layout (no variable dicts) still restores every trainable weight.
-  from dcgan_tf import distribute
-  gan, noise = train_lib.build_gan(config, 0, distribute.get_strategy("default"), "float32")
-  checkpoint, manager = ckpt_lib.make_manager(gan, noise, workdir)
-  ckpt_lib.restore_latest(checkpoint, manager)
-  legacy = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer,
-                               step=gan.step, fixed_noise=noise).save(str(tmp_path / "old" / "ckpt"))
-  fresh, _ = models.build_models(config, 0)
-  assert ckpt_lib.restore_networks(legacy, generator=fresh) == 2
-  for old, new in zip(gan.generator.trainable_variables, fresh.trainable_variables):
-    np.testing.assert_array_equal(old.numpy(), new.numpy(), err_msg=old.path)
+  second = loop.train(tiny(train_steps=6, checkpoint_every=2), workdir)
+  assert second["start_step"] == 4 and second["step"] == 6
+  with open(os.path.join(workdir, "config.json")) as f:
+    assert json.load(f)["train_steps"] == 6
+  assert tf.train.load_checkpoint(second["checkpoint"]).get_tensor(
+      "step/.ATTRIBUTES/VARIABLE_VALUE") == 6

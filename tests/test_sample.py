@@ -9,7 +9,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_module
+from dcgan_tf.errors import UserError
 from test_evaluate import train_tiny
+
+
+def make_picture(workdir, mode, out, **kw):
+  from dcgan_tf.sample import pictures
+  return pictures.make_picture(pictures.SampleOptions(workdir=workdir, mode=mode, out=out, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +35,12 @@ def _cell(tile, row, col, size=32, pad=2):
 
 
 def test_slerp_keeps_the_ends_and_the_norm():
-  from dcgan_tf import sample_lib
+  from dcgan_tf.sample import pictures
   rng = np.random.default_rng(0)
   a, b = rng.standard_normal(100), rng.standard_normal(100)
   b *= np.linalg.norm(a) / np.linalg.norm(b)
-  assert np.allclose(sample_lib.slerp(a, b, 0.0), a) and np.allclose(sample_lib.slerp(a, b, 1.0), b)
-  mid_s, mid_l = sample_lib.slerp(a, b, 0.5), sample_lib.lerp(a, b, 0.5)
+  assert np.allclose(pictures.slerp(a, b, 0.0), a) and np.allclose(pictures.slerp(a, b, 1.0), b)
+  mid_s, mid_l = pictures.slerp(a, b, 0.5), pictures.lerp(a, b, 0.5)
   assert np.linalg.norm(mid_s) == pytest.approx(np.linalg.norm(a), rel=1e-6)
   assert np.linalg.norm(mid_l) < 0.85 * np.linalg.norm(a)  # linear midpoints shrink
 
@@ -48,12 +54,10 @@ def test_slerp_keeps_the_ends_and_the_norm():
     ("curves", [], None),
 ])
 def test_modes_write_readable_pngs(workdir, tmp_path, mode, args, shape):
-  from dcgan_tf import sample_lib
   out = str(tmp_path / f"{mode}.png")
   flags = {a[2:].split("=")[0]: a.split("=")[1] if "=" in a else True for a in args}
-  summary = sample_lib.make_picture(workdir, mode, out, num=int(flags.get("num", 0)),
-                                    steps=int(flags.get("steps", 10)),
-                                    spherical=not flags.get("lerp"))
+  summary = make_picture(workdir, mode, out, num=int(flags.get("num", 0)),
+                         steps=int(flags.get("steps", 10)), lerp=bool(flags.get("lerp")))
   image = _png(out)
   assert summary["step"] == 2 and list(image.shape) == summary["shape"]
   if shape:
@@ -67,8 +71,7 @@ def test_modes_write_readable_pngs(workdir, tmp_path, mode, args, shape):
 
 
 def test_tensorboard_gets_the_picture(workdir, tmp_path):
-  from dcgan_tf import sample_lib
-  sample_lib.make_picture(workdir, "grid", str(tmp_path / "g.png"), num=4)
+  make_picture(workdir, "grid", str(tmp_path / "g.png"), num=4)
   logdir = os.path.join(workdir, "tensorboard", "sample")
   tags = set()
   for name in os.listdir(logdir):
@@ -78,51 +81,54 @@ def test_tensorboard_gets_the_picture(workdir, tmp_path):
 
 
 def test_interpolation_rows_start_and_end_at_their_pairs(workdir):
-  from dcgan_tf import images, sample_lib
-  run = sample_lib.load_run(workdir)
-  tile = sample_lib.interpolation(run, rows=2, steps=4, seed=3)
-  ends = sample_lib.latent(4, run.config.latent_dim, 3)
-  expected = images.to_uint8(sample_lib.generate(run, ends)).numpy()
+  from dcgan_tf import images, inference
+  from dcgan_tf.sample import pictures
+  run = inference.load_run(workdir)
+  tile = pictures.interpolation(run, rows=2, steps=4, seed=3)
+  ends = inference.latent(4, run.config.latent_dim, 3)
+  expected = images.to_uint8(inference.generate(run, ends)).numpy()
   for r in range(2):
     assert np.abs(_cell(tile, r, 0).astype(int) - expected[2 * r]).max() <= 1
     assert np.abs(_cell(tile, r, 3).astype(int) - expected[2 * r + 1]).max() <= 1
 
 
 def test_arithmetic_from_grid_indices(workdir, tmp_path):
-  from dcgan_tf import images, sample_lib
-  run = sample_lib.load_run(workdir)
+  from dcgan_tf import images, inference
+  from dcgan_tf.sample import pictures
+  run = inference.load_run(workdir)
   out = str(tmp_path / "grid.png")
-  summary = sample_lib.make_picture(workdir, "grid", out, num=9)
+  summary = make_picture(workdir, "grid", out, num=9)
   saved = np.load(summary["z_file"])
-  tile = sample_lib.arithmetic(run, z_from=summary["z_file"], groups="0,1:2,3:4,5")
+  tile = pictures.arithmetic(run, z_from=summary["z_file"], groups="0,1:2,3:4,5")
   assert tile.shape == (34 + 2, 3 * 3 * 34 + 2 * 34 + 2, 1)  # 3 x (2 + mean) + result + 1 noisy
   z = saved["z"]
   result = z[[0, 1]].mean(0) - z[[2, 3]].mean(0) + z[[4, 5]].mean(0)
-  expected = images.to_uint8(sample_lib.generate(run, result[None])).numpy()[0]
+  expected = images.to_uint8(inference.generate(run, result[None])).numpy()[0]
   assert np.abs(_cell(tile, 0, 9).astype(int) - expected).max() <= 1
-  with pytest.raises(ValueError, match="--groups"):
-    sample_lib.arithmetic(run, z_from=summary["z_file"], groups="0,1:2")
-  with pytest.raises(ValueError, match="out of range"):
-    sample_lib.arithmetic(run, z_from=summary["z_file"], groups="0:1:99")
+  with pytest.raises(UserError, match="--groups"):
+    pictures.arithmetic(run, z_from=summary["z_file"], groups="0,1:2")
+  with pytest.raises(UserError, match="out of range"):
+    pictures.arithmetic(run, z_from=summary["z_file"], groups="0:1:99")
 
 
 def test_conditional_grid_rows_and_class_to_class_rows(tmp_path):
-  from dcgan_tf import sample_lib
-  workdir = train_tiny(str(tmp_path / "cond"), variant="cdcgan", train_steps=1)
-  run = sample_lib.load_run(workdir)
-  assert list(sample_lib.grid_labels(9, run.num_classes)) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-  tile = sample_lib.interpolation(run, rows=2, steps=3, seed=0)
-  # With z fixed per row, the row's ends are exactly the two classes' images.
-  z = sample_lib.latent(4, run.config.latent_dim, 0)[:2]
+  from dcgan_tf import inference
+  from dcgan_tf.sample import pictures
   from dcgan_tf import images
+  workdir = train_tiny(str(tmp_path / "cond"), variant="cdcgan", train_steps=1)
+  run = inference.load_run(workdir)
+  assert list(images.grid_labels(9, run.num_classes)) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+  tile = pictures.interpolation(run, rows=2, steps=3, seed=0)
+  # With z fixed per row, the row's ends are exactly the two classes' images.
+  z = inference.latent(4, run.config.latent_dim, 0)[:2]
   for r in range(2):
-    ends = sample_lib.generate(run, np.repeat(z[r:r + 1], 2, 0), np.array([r, r + 1], np.int32))
+    ends = inference.generate(run, np.repeat(z[r:r + 1], 2, 0), np.array([r, r + 1], np.int32))
     ends = images.to_uint8(ends).numpy()
     assert np.abs(_cell(tile, r, 0).astype(int) - ends[0]).max() <= 1
     assert np.abs(_cell(tile, r, 2).astype(int) - ends[1]).max() <= 1
   assert run.generator.label_embedding.call.__self__ is run.generator.label_embedding  # restored
   out = str(tmp_path / "arith.png")
-  sample_lib.make_picture(workdir, "arithmetic", out, num=1)
+  make_picture(workdir, "arithmetic", out, num=1)
   assert _png(out).shape[1] == 15 * 34 + 2
 
 
@@ -142,21 +148,6 @@ def test_cli_writes_png(workdir, tmp_path):
 ])
 def test_user_errors_name_the_flag(workdir, tmp_path, kw, message):
   # evaluate's test checks that cli.run prints such errors on one line.
-  from dcgan_tf import sample_lib
   kw["out"] = str(tmp_path / kw["out"])
-  with pytest.raises((ValueError, FileNotFoundError), match=message):
-    sample_lib.make_picture(workdir, **kw)
-
-
-def test_reestimated_batch_norm_matches_the_batch_statistics():
-  """Legacy checkpoints lack BN statistics: re-estimated ones make inference mode reproduce
-  training mode on the same batch."""
-  from conftest import tiny
-  from dcgan_tf import models, sample_lib
-  g, _ = models.build_models(tiny())
-  z = sample_lib.latent(256, 16, seed=0)
-  assert sample_lib.has_initial_batch_norm_statistics(g)
-  sample_lib.reestimate_batch_norm(g, lambda: g(z, training=True))
-  assert not sample_lib.has_initial_batch_norm_statistics(g)
-  assert all(bn.momentum == 0.9 for bn in sample_lib.batch_norm_layers(g))  # put back
-  np.testing.assert_allclose(g(z, training=False), g(z, training=True), atol=2e-3)
+  with pytest.raises(UserError, match=message):
+    make_picture(workdir, **kw)

@@ -4,7 +4,7 @@ gan: no convolutions, maxout D with dropout. sngan: spectral norm on every D lay
 no batch norm in D, D called once on real+fake; kernels' spectral norm ~1 after
 training. cdcgan: labels change G's output and D's input; the L1 term; unlabelled
 data as one class. Options: optimizer per network, label smoothing, k D steps.
-User errors are ValueErrors naming the flag.
+User errors are UserErrors naming the flag.
 """
 
 import keras
@@ -14,8 +14,10 @@ import tensorflow as tf
 from keras import layers
 
 from conftest import tiny
+from dcgan_tf.errors import UserError
 from dcgan_tf import config as config_lib
-from dcgan_tf import data, models, train_lib
+from dcgan_tf import data, models
+from dcgan_tf.train import build
 from dcgan_tf.models import mlp
 
 
@@ -27,7 +29,7 @@ def _gan(dataset_classes=0, **kw):
   config = tiny(**kw)
   keras.utils.set_random_seed(config.seed)  # same seed, same weights (embeddings too)
   num_classes = models.conditional_classes(config, dataset_classes)
-  gan, _ = train_lib.build_gan(config, num_classes, tf.distribute.get_strategy(), "float32")
+  gan, _ = build.build_gan(config, num_classes, tf.distribute.get_strategy(), "float32")
   dataset, _ = data.make_dataset(config)
   return gan, next(iter(dataset))
 
@@ -37,14 +39,14 @@ def _layers(model, cls):
 
 
 def _count_d_calls(gan):
-  """Wraps gan.discriminate to count calls (eager only); returns the counter list."""
-  calls, discriminate = [], gan.discriminate
+  """Wraps D's call to count calls (eager only); returns the counter list."""
+  calls, call = [], gan.discriminator.call
 
   def counted(images, labels=None, training=False):
     calls.append(int(images.shape[0]))
-    return discriminate(images, labels, training=training)
+    return call(images, labels, training=training)
 
-  gan.discriminate = counted
+  gan.discriminator.call = counted
   return calls
 
 
@@ -106,7 +108,7 @@ def test_sngan_calls_d_once_per_update_and_dcgan_twice():
   for variant, expected in (("sngan", [32]), ("dcgan", [16, 16])):
     gan, (real, labels) = _gan(variant=variant)
     calls = _count_d_calls(gan)
-    fake = gan.generate(tf.random.normal([16, gan.latent_dim]), training=True)
+    fake = gan.generator(tf.random.normal([16, gan.latent_dim]), training=True)
     gan._d_update(real, labels, fake, 16)
     assert calls == expected, variant
 
@@ -130,7 +132,7 @@ def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss():
   for weight in (0.0, 5.0):
     gan, batch = _gan(10, variant="cdcgan", num_classes=10, embedding_dim=5,
                       recon_weight=weight)
-    assert gan.conditional and not gan.joint_d_batch  # BN in D: separate real / fake
+    assert gan.generator.num_classes and not gan.joint_d_batch  # BN in D: separate real / fake
     logs[weight] = {k: float(v[0]) for k, v in gan.train_step(batch).items()}
   # Same weights, data and noise: the D update is identical; G's loss gains 5 * L1.
   assert logs[5.0]["d_loss"] == pytest.approx(logs[0.0]["d_loss"], rel=1e-5)
@@ -165,7 +167,7 @@ def test_optimizer_per_network_with_its_settings():
 
 def test_label_smoothing_sets_the_real_target():
   gan, (real, labels) = _gan(label_smoothing=0.2)
-  fake = gan.generate(tf.random.normal([16, gan.latent_dim]), training=True)
+  fake = gan.generator(tf.random.normal([16, gan.latent_dim]), training=True)
   d_loss, real_logits, fake_logits = gan._d_update(real, labels, fake, 16)
   r, f = real_logits.numpy().astype(np.float64), fake_logits.numpy().astype(np.float64)
   # BCE(logit, target) = softplus(logit) - target * logit; real target 1 - 0.2.
@@ -191,15 +193,15 @@ def test_k_discriminator_steps_with_joint_batches():
     (dict(g_optimizer="sgd"), "--g_optimizer", "adam, rmsprop"),
     (dict(maxout_pieces=0), "--maxout_pieces", ">= 1"),
 ])
-def test_bad_variant_settings_are_value_errors(overrides, flag, valid):
-  with pytest.raises(ValueError, match=flag) as error:
+def test_bad_variant_settings_are_user_errors(overrides, flag, valid):
+  with pytest.raises(UserError, match=flag) as error:
     config_lib.validate(tiny(**overrides))
   message = str(error.value)
   assert valid in message and "\n" not in message
 
 
 def test_num_classes_must_match_a_labelled_dataset():
-  with pytest.raises(ValueError, match="--num_classes: 3 does not match the 10 classes"):
+  with pytest.raises(UserError, match="--num_classes: 3 does not match the 10 classes"):
     models.conditional_classes(tiny(variant="cdcgan", num_classes=3), 10)
-  with pytest.raises(ValueError, match="--variant: got 'wgan'; valid: gan, dcgan"):
+  with pytest.raises(UserError, match="--variant: got 'wgan'; valid: gan, dcgan"):
     models.build_models(tiny(variant="wgan"))

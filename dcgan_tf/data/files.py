@@ -13,6 +13,7 @@ from absl import logging
 
 from dcgan_tf.data.base import NO_SHARD, Shard, Source, shard_dataset, shard_size
 from dcgan_tf.data.image_ops import decode_image_bytes
+from dcgan_tf.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 # Files decoded eagerly before training to catch a folder where nothing decodes.
@@ -22,7 +23,7 @@ TOP_LEVEL_CLASS = "."
 
 
 def _walk_error(err):
-  raise ValueError(f"cannot read folder {err.filename!r}: {err.strerror}")
+  raise UserError(f"cannot read folder {err.filename!r}: {err.strerror}")
 
 
 def list_image_files(root: str, flag: str) -> Tuple[List[str], List[str], int]:
@@ -31,14 +32,14 @@ def list_image_files(root: str, flag: str) -> Tuple[List[str], List[str], int]:
   Returns (paths, groups, ignored): groups[i] is the first-level sub-folder of
   paths[i] relative to root (TOP_LEVEL_CLASS for files in root itself); ignored
   counts files with other extensions. Hidden files and folders (".name") are
-  skipped. Raises FileNotFoundError / ValueError naming `flag` and the path.
+  skipped. Raises UserError naming `flag` and the path.
   """
   if not os.path.exists(root):
-    raise FileNotFoundError(f"{flag}: folder {root!r} does not exist")
+    raise UserError(f"{flag}: folder {root!r} does not exist")
   if not os.path.isdir(root):
-    raise ValueError(f"{flag}: {root!r} is not a folder")
+    raise UserError(f"{flag}: {root!r} is not a folder")
   if not os.access(root, os.R_OK | os.X_OK):
-    raise ValueError(f"{flag}: cannot read folder {root!r}: permission denied")
+    raise UserError(f"{flag}: cannot read folder {root!r}: permission denied")
   paths, groups, ignored = [], [], 0
   try:
     for folder, dirs, files in os.walk(root, onerror=_walk_error, followlinks=True):
@@ -53,16 +54,16 @@ def list_image_files(root: str, flag: str) -> Tuple[List[str], List[str], int]:
           groups.append(group)
         else:
           ignored += 1
-  except ValueError as e:
-    raise ValueError(f"{flag}: {e}") from None
+  except UserError as e:
+    raise UserError(f"{flag}: {e}") from None
   if not paths:
-    raise ValueError(f"{flag}: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {root!r}"
-                     + (f" ({ignored} other files)" if ignored else ""))
+    raise UserError(f"{flag}: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {root!r}"
+                    + (f" ({ignored} other files)" if ignored else ""))
   return paths, groups, ignored
 
 
 def _probe(read, items, names, flag: str, where: str) -> None:
-  """Decodes items eagerly until one works; ValueError when none of the first few does."""
+  """Decodes items eagerly until one works; UserError when none of the first few does."""
   first_error = None
   for item, name in zip(items[:PROBE_FILES], names):
     try:
@@ -72,8 +73,8 @@ def _probe(read, items, names, flag: str, where: str) -> None:
       message = getattr(e, "message", None) or str(e)
       first_error = first_error or f"{name}: {message.strip().splitlines()[-1][:200]}"
   count = min(len(items), PROBE_FILES)
-  raise ValueError(f"{flag}: none of the first {count} images in {where} could be decoded "
-                   f"(first error: {first_error})")
+  raise UserError(f"{flag}: none of the first {count} images in {where} could be decoded "
+                  f"(first error: {first_error})")
 
 
 def folder_source(root: str, flag: str, seed: int, shard: Shard = NO_SHARD,
@@ -116,19 +117,19 @@ def lmdb_source(path: str, flag: str, shard: Shard = NO_SHARD) -> Source:
   try:
     import lmdb  # optional dependency, only for LSUN's LMDB files
   except ImportError:
-    raise ValueError(f"{flag}: reading the LMDB database {path!r} needs the `lmdb` package: "
-                     "pip install lmdb (or export the images to a folder and use "
-                     "--dataset=folder:PATH)") from None
+    raise UserError(f"{flag}: reading the LMDB database {path!r} needs the `lmdb` package: "
+                    "pip install lmdb (or export the images to a folder and use "
+                    "--dataset=folder:PATH)") from None
   key = os.path.realpath(path)
   if key not in _LMDB_ENVS:
     try:
       _LMDB_ENVS[key] = lmdb.open(path, readonly=True, lock=False, readahead=False, max_readers=64)
     except lmdb.Error as e:
-      raise ValueError(f"{flag}: cannot open LMDB database {path!r}: {e}") from None
+      raise UserError(f"{flag}: cannot open LMDB database {path!r}: {e}") from None
   env = _LMDB_ENVS[key]
   total = env.stat()["entries"]
   if not total:
-    raise ValueError(f"{flag}: LMDB database {path!r} is empty")
+    raise UserError(f"{flag}: LMDB database {path!r} is empty")
   num, index = shard
 
   def values():

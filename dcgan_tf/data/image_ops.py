@@ -9,6 +9,8 @@ import math
 
 import tensorflow as tf
 
+from dcgan_tf.images import quantize
+
 
 def decode_image_bytes(contents):
   """Encoded JPEG/PNG/BMP/GIF/WebP bytes -> uint8 [H, W, 3].
@@ -83,11 +85,6 @@ def resize_center_crop(image, size: int):
   return tf.ensure_shape(image, [size, size, None])
 
 
-def to_uint8(image):
-  """float [0, 255] (or any numeric) -> uint8, rounded and clipped."""
-  return tf.cast(tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0.0, 255.0), tf.uint8)
-
-
 def prepare(image, image_size: int, channels: int, crop: int = 0):
   """Decoded image [H, W, 1..4] in [0, 255] -> uint8 [image_size, image_size, channels].
 
@@ -98,7 +95,7 @@ def prepare(image, image_size: int, channels: int, crop: int = 0):
   image = to_channels(image, channels)
   image = center_crop(image, crop)
   image = resize_center_crop(image, image_size)
-  return tf.ensure_shape(to_uint8(image), [image_size, image_size, channels])
+  return tf.ensure_shape(quantize(image), [image_size, image_size, channels])
 
 
 def scale_to_unit(image):

@@ -22,6 +22,7 @@ from dcgan_tf.config import Config
 from dcgan_tf.data.base import NO_SHARD, Shard, Source
 from dcgan_tf.data.image_ops import augment, prepare, scale_to_unit
 from dcgan_tf.data.sources import get_source
+from dcgan_tf.errors import UserError
 
 AUTOTUNE = tf.data.AUTOTUNE
 # A memory cache larger than this gets a warning suggesting --cache=PATH or none.
@@ -56,14 +57,6 @@ def count_decoded(ds: tf.data.Dataset, report, image_shape) -> tf.data.Dataset:
       lambda x, y, last, n: (x, y))
 
 
-def check_data_config(config: Config) -> None:
-  """ValueError naming the flag for data fields config.validate does not check."""
-  if config.center_crop < 0:
-    raise ValueError(f"--center_crop: must be >= 0 (0 = no crop), got {config.center_crop}")
-  if not config.cache:
-    raise ValueError("--cache: empty; valid: memory, none, or a file path prefix")
-
-
 def cache_path(config: Config, shard: Shard) -> str:
   """File prefix of a --cache=PATH cache; names what it holds, so another size or crop
   never reads it. PATH may be a folder (files go inside) or a prefix."""
@@ -91,12 +84,12 @@ def _cache(ds: tf.data.Dataset, config: Config, source: Source, shard: Shard) ->
   path = cache_path(config, shard)
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
-    raise ValueError(f"--cache: folder {folder!r} does not exist (valid: memory, none, or a "
-                     "path prefix in an existing folder)")
+    raise UserError(f"--cache: folder {folder!r} does not exist (valid: memory, none, or a "
+                    "path prefix in an existing folder)")
   locks = glob.glob(glob.escape(path) + "_[0-9]*.lockfile")  # tf.data's PATH_0.lockfile
   if locks:
-    raise ValueError(f"--cache: {locks[0]} exists: another run is writing this cache, or one "
-                     "was interrupted; if no run is writing it, delete that file")
+    raise UserError(f"--cache: {locks[0]} exists: another run is writing this cache, or one "
+                    "was interrupted; if no run is writing it, delete that file")
   if os.path.exists(path + ".index"):
     logging.info("%s: reading prepared images from the cache %s*", source.name, path)
   else:
@@ -152,7 +145,6 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
   input_context.get_per_replica_batch_size(batch_size). source.num_examples is
   always the whole dataset's size.
   """
-  check_data_config(config)
   batch = batch_size or config.batch_size
   seed = config.seed if seed is None else seed
   shard = NO_SHARD
@@ -160,7 +152,7 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
     shard = (input_context.num_input_pipelines, input_context.input_pipeline_id)
     replicas = input_context.num_replicas_in_sync
     if batch % replicas:
-      raise ValueError(f"--batch_size: {batch} is not divisible by the {replicas} replicas")
+      raise UserError(f"--batch_size: {batch} is not divisible by the {replicas} replicas")
     batch = input_context.get_per_replica_batch_size(batch)
     # Different shuffles per pipeline; still a pure function of --seed.
     seed = (seed * 1_000_003 + input_context.input_pipeline_id) % (2 ** 31)

@@ -21,6 +21,7 @@ from absl import logging
 from dcgan_tf.config import Config
 from dcgan_tf.data import files
 from dcgan_tf.data.base import NO_SHARD, Shard, Source, shard_dataset, shard_size
+from dcgan_tf.errors import UserError
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -72,16 +73,16 @@ def read_idx_gz(path: str) -> np.ndarray:
     with opener(path, "rb") as f:
       data = f.read()
   except (OSError, EOFError) as e:  # gzip raises these on corrupt archives
-    raise ValueError(f"{path}: cannot read IDX file: {e}") from None
+    raise UserError(f"{path}: cannot read IDX file: {e}") from None
   if len(data) < 4:
-    raise ValueError(f"{path}: not an IDX file (too short)")
+    raise UserError(f"{path}: not an IDX file (too short)")
   zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
   if zero != 0 or dtype_code != 0x08:
-    raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    raise UserError(f"{path}: not an unsigned-byte IDX file")
   dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
   array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
   if array.size != int(np.prod(dims)):
-    raise ValueError(f"{path}: truncated IDX file ({array.size} of {int(np.prod(dims))} values)")
+    raise UserError(f"{path}: truncated IDX file ({array.size} of {int(np.prod(dims))} values)")
   return array.reshape(dims)
 
 
@@ -104,17 +105,17 @@ def find_idx_dir(name: str, data_dir: str) -> Optional[str]:
 def idx_source(name: str, folder: str, split: str, shard: Shard = NO_SHARD) -> Source:
   prefixes = {"train": "train", "test": "t10k"}
   if split not in prefixes:
-    raise ValueError(f"--split: {split!r} is not in the IDX files of {folder}; valid: train, test")
+    raise UserError(f"--split: {split!r} is not in the IDX files of {folder}; valid: train, test")
   found = {}
   for kind, stem in (("images", "images-idx3-ubyte"), ("labels", "labels-idx1-ubyte")):
     stem = f"{prefixes[split]}-{stem}"
     found[kind] = _idx_file(folder, stem)
     if not found[kind]:
-      raise FileNotFoundError(f"--data_dir: {os.path.join(folder, stem)}.gz is missing")
+      raise UserError(f"--data_dir: {os.path.join(folder, stem)}.gz is missing")
   images = read_idx_gz(found["images"])[..., None]
   labels = read_idx_gz(found["labels"]).astype(np.int32)
   if len(images) != len(labels):
-    raise ValueError(f"--data_dir: {folder} has {len(images)} images but {len(labels)} labels")
+    raise UserError(f"--data_dir: {folder} has {len(images)} images but {len(labels)} labels")
   logging.info("%s: %d %s images from IDX files in %s", name, len(images), split, folder)
   return _array_source(images, labels, 10, name, shard)
 
@@ -136,14 +137,14 @@ def tfds_source(tfds_name: str, config: Config, flag: str, shard: Shard = NO_SHA
   try:
     builder = tfds.builder(tfds_name, data_dir=config.data_dir or None)
   except tfds.core.registered.DatasetNotFoundError:
-    raise ValueError(f"{flag}: TFDS has no dataset {tfds_name!r} (names as in "
-                     "tfds.list_builders(), e.g. tfds:cifar10 or tfds:lsun/church_outdoor)"
-                     ) from None
+    raise UserError(f"{flag}: TFDS has no dataset {tfds_name!r} (names as in "
+                    "tfds.list_builders(), e.g. tfds:cifar10 or tfds:lsun/church_outdoor)"
+                    ) from None
   features = builder.info.features
   images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
   if not images:
-    raise ValueError(f"{flag}: TFDS dataset {tfds_name!r} has no image feature "
-                     f"(features: {', '.join(features.keys())})")
+    raise UserError(f"{flag}: TFDS dataset {tfds_name!r} has no image feature "
+                    f"(features: {', '.join(features.keys())})")
   image_key = "image" if "image" in images else images[0]
   label = features["label"] if "label" in features.keys() else None
   num_classes = label.num_classes if isinstance(label, tfds.features.ClassLabel) else 0
@@ -158,8 +159,8 @@ def tfds_source(tfds_name: str, config: Config, flag: str, shard: Shard = NO_SHA
     ds = builder.as_dataset(split=split, shuffle_files=True,
                             read_config=tfds.ReadConfig(shuffle_seed=config.seed))
   except Exception as e:  # TFDS raises many types (network, checksum, missing files, split).
-    raise ValueError(f"{flag}: could not load TFDS dataset {tfds_name!r} ({_one_line(e)}). "
-                     f"{hint}") from None
+    raise UserError(f"{flag}: could not load TFDS dataset {tfds_name!r} ({_one_line(e)}). "
+                    f"{hint}") from None
   try:
     total = builder.info.splits[config.split].num_examples
   except (KeyError, ValueError, AssertionError):  # not generated (mock data), odd split
@@ -255,5 +256,5 @@ def get_source(config: Config, shard: Shard = NO_SHARD) -> Source:
   if name.startswith("folder:") and len(name) > 7:
     return files.folder_source(name[len("folder:"):], _flag(config), config.seed, shard)
   if name not in SOURCES:
-    raise ValueError(f"--dataset: unknown dataset {name!r}; valid: {', '.join(known_datasets())}")
+    raise UserError(f"--dataset: unknown dataset {name!r}; valid: {', '.join(known_datasets())}")
   return SOURCES[name](config, shard)

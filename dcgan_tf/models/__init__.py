@@ -5,11 +5,15 @@ Variants (config.variant):
   dcgan   convolutional G and D with batch norm (models/dcgan.py, Radford et al. 2015)
   cdcgan  dcgan with a label embedding in G's input and D's input channels
   sngan   dcgan with spectral normalization on D's layers and no batch norm in D
+Every network takes `(inputs, labels=None, training=False)`; unconditional ones
+ignore the labels, so callers never branch on the variant.
 """
 
 import numpy as np
 
+from dcgan_tf import devices
 from dcgan_tf.config import VARIANTS, Config
+from dcgan_tf.errors import UserError
 from dcgan_tf.models import dcgan, mlp
 
 
@@ -17,22 +21,23 @@ def conditional_classes(config: Config, dataset_classes: int = 0) -> int:
   """Label classes the networks take: 0 unless conditional; unlabelled data is one class.
 
   dataset_classes: classes the dataset's labels come from (0 = unlabelled, labels all 0).
-  Raises ValueError when --num_classes contradicts a labelled dataset: an embedding
+  Raises UserError when --num_classes contradicts a labelled dataset: an embedding
   smaller than the label range fails at the first step, a larger one wastes rows.
   """
   if config.variant != "cdcgan":
     return 0
   if config.num_classes and dataset_classes and config.num_classes != dataset_classes:
-    raise ValueError(f"--num_classes: {config.num_classes} does not match the {dataset_classes} "
-                     f"classes of --dataset={config.dataset}; set --num_classes={dataset_classes} "
-                     "or 0 (take it from the dataset)")
+    raise UserError(f"--num_classes: {config.num_classes} does not match the {dataset_classes} "
+                    f"classes of --dataset={config.dataset}; set --num_classes={dataset_classes} "
+                    "or 0 (take it from the dataset)")
   return config.num_classes or dataset_classes or 1
 
 
 def build_models(config: Config, num_classes: int = 0):
   """Builds (generator, discriminator) for `config.variant`, with weights created.
 
-  num_classes: classes of the conditional variant (ignored by the others).
+  num_classes: classes of the conditional variant (ignored by the others). Weights
+  are a pure function of config.seed (models/init.py).
   """
   kw = dict(image_size=config.image_size, channels=config.channels, seed=config.seed)
   n = conditional_classes(config, num_classes)
@@ -40,22 +45,18 @@ def build_models(config: Config, num_classes: int = 0):
     g = mlp.Generator(latent_dim=config.latent_dim, units=config.mlp_units, name="generator", **kw)
     d = mlp.Discriminator(units=config.mlp_units, pieces=config.maxout_pieces,
                           name="discriminator", **kw)
-  elif config.variant in ("dcgan", "sngan", "cdcgan"):
-    g = dcgan.Generator(latent_dim=config.latent_dim, filters=config.gen_filters,
-                        num_classes=n, embedding_dim=config.embedding_dim, name="generator", **kw)
+  elif config.variant in ("dcgan", "cdcgan", "sngan"):
+    subpixel_convs = devices.resolve_conv_impl(config.conv_impl) == "subpixel"
+    g = dcgan.Generator(latent_dim=config.latent_dim, filters=config.gen_filters, num_classes=n,
+                        embedding_dim=config.embedding_dim, subpixel_convs=subpixel_convs,
+                        name="generator", **kw)
     d = dcgan.Discriminator(filters=config.disc_filters, spectral_norm=config.variant == "sngan",
                             num_classes=n, embedding_dim=config.embedding_dim,
-                            name="discriminator", **kw)
+                            subpixel_convs=subpixel_convs, name="discriminator", **kw)
   else:
-    raise ValueError(f"--variant: got {config.variant!r}; valid: {', '.join(VARIANTS)}")
-  build(g, d, config.latent_dim, config.image_size, config.channels, n)
+    raise UserError(f"--variant: got {config.variant!r}; valid: {', '.join(VARIANTS)}")
+  # Create the weights: one call of each network on a batch of 2.
+  labels = np.zeros([2], np.int32)
+  g(np.zeros([2, config.latent_dim], np.float32), labels)
+  d(np.zeros([2, config.image_size, config.image_size, config.channels], np.float32), labels)
   return g, d
-
-
-def build(g, d, latent_dim, image_size, channels, num_classes):
-  """Creates the weights by calling both networks once on a batch of 2."""
-  z = np.zeros([2, latent_dim], np.float32)
-  x = np.zeros([2, image_size, image_size, channels], np.float32)
-  labels = np.zeros([2], np.int32) if num_classes else None
-  g(z, labels) if num_classes else g(z)
-  d(x, labels) if num_classes else d(x)

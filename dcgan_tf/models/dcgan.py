@@ -7,83 +7,111 @@ D: [B, S, S, C] in [-1, 1] -> strided k4 convs down to 4x4 -> 4x4 valid conv -> 
 Channel widths follow the paper: at resolution r the width is filters * (S/2) / r,
 so 64x64 gives 512-256-128-64 in G and 64-128-256-512 in D. 128x128 has six
 transposed convs in G and six convs in D.
+
+Every layer is a named attribute (G: up0.., to_image; D: down0.., to_logit), so a
+checkpoint names each variable by its layer path (generator/up1/bn/moving_mean).
+Conditional (num_classes > 0): a label embedding is concatenated with z in G and,
+broadcast to the image size, with the image channels in D. Both networks take
+`(inputs, labels=None, training=False)`; unconditional ones ignore the labels.
 """
 
 import math
 
 import keras
-import tensorflow as tf
 from keras import layers
 
-from dcgan_tf import subpixel
+from dcgan_tf.errors import UserError
+from dcgan_tf.models import subpixel
 from dcgan_tf.models.base import GeneratorBase
-
-
-def weight_init(seed=None):
-  return keras.initializers.RandomNormal(0.0, 0.02, seed=seed)
-
-
-def batch_norm(name):
-  # momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults, used by the reference.
-  # Built under a multi-replica strategy, statistics are over the global batch (all-reduced
-  # per call): N replicas then train like one device with the same global batch.
-  synced = tf.distribute.get_strategy().num_replicas_in_sync > 1
-  return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name, synchronized=synced,
-                                   gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
+from dcgan_tf.models.init import Seeds
+from dcgan_tf.models.layers import LabelEmbedding, batch_norm
 
 
 def resolutions(image_size):
   """Hidden resolutions 4, 8, ..., image_size/2 (G's order)."""
   n = int(math.log2(image_size)) - 2
   if 2 ** (n + 2) != image_size or n < 1:
-    raise ValueError(f"--image_size: must be a power of two >= 8, got {image_size}")
+    raise UserError(f"--image_size: must be a power of two >= 8, got {image_size}")
   return [4 * 2 ** i for i in range(n)]
 
 
-class LabelEmbedding(layers.Layer):
-  """int labels [B] in [0, num_classes) -> float [B, dim] (the conditional variant's label code).
+def width(filters, image_size, resolution):
+  """Channels at a hidden resolution: filters at image_size/2, doubling per halving."""
+  return filters * (image_size // 2) // resolution
 
-  Rows start ~ N(0, 1), the scale of z in G and of pixels in D (PyTorch's
-  nn.Embedding default): Keras' default U(-0.05, 0.05) would let the label start
-  20x weaker than the noise, so G would at first ignore it.
+
+class UpBlock(layers.Layer):
+  """G's hidden layer: transposed conv k4 -> batch norm -> ReLU.
+
+  The first block maps the 1x1 code to 4x4 (stride 1, "valid"); the others double
+  the size (stride 2, "same"), where subpixel_convs picks models/subpixel.py's layer
+  (Keras' layer and weights, a faster forward on CPUs).
   """
 
-  def __init__(self, num_classes, dim, seed=None, **kw):
+  def __init__(self, filters, first, seeds: Seeds, subpixel_convs=False, **kw):
     super().__init__(**kw)
-    self.embed = layers.Embedding(num_classes, dim, name="table",
-                                  embeddings_initializer=keras.initializers.RandomNormal(
-                                      0.0, 1.0, seed=seed))
+    conv = subpixel.Conv2DTranspose if subpixel_convs and not first else layers.Conv2DTranspose
+    self.deconv = conv(filters, 4, strides=1 if first else 2, padding="valid" if first else "same",
+                       use_bias=False, kernel_initializer=seeds.normal("deconv"), name="deconv")
+    self.bn = batch_norm("bn", seeds)
+    self.relu = layers.ReLU(name="relu")
 
-  def call(self, labels):
-    return self.embed(keras.ops.reshape(keras.ops.cast(labels, "int32"), [-1]))
+  def call(self, x, training=False):
+    return self.relu(self.bn(self.deconv(x), training=training))
+
+
+class DownBlock(layers.Layer):
+  """D's hidden layer: conv k4 s2 -> batch norm (optional) -> LeakyReLU(0.2).
+
+  spectral_norm wraps the conv in keras.layers.SpectralNormalization (and gets a
+  bias, as batch norm no longer provides one); subpixel_convs computes its input
+  gradient the fast way on CPUs (models/subpixel.py).
+  """
+
+  def __init__(self, filters, seeds: Seeds, use_batch_norm=True, spectral_norm=False,
+               subpixel_convs=False, **kw):
+    super().__init__(**kw)
+    conv_cls = subpixel.Conv2D if subpixel_convs else layers.Conv2D
+    conv = conv_cls(filters, 4, strides=2, padding="same", use_bias=spectral_norm,
+                    kernel_initializer=seeds.normal("conv"), name="conv")
+    self.conv = layers.SpectralNormalization(conv, name="sn") if spectral_norm else conv
+    self.bn = batch_norm("bn", seeds) if use_batch_norm else None
+    self.lrelu = layers.LeakyReLU(0.2, name="lrelu")
+
+  def call(self, x, training=False):
+    # SpectralNormalization only updates its power-iteration estimate when training.
+    h = self.conv(x, training=training)
+    if self.bn is not None:
+      h = self.bn(h, training=training)
+    return self.lrelu(h)
 
 
 class Generator(GeneratorBase):
   """z [B, latent_dim] (+ labels [B] when conditional) -> images float32 [B, S, S, C] in [-1, 1]."""
 
-  def __init__(self, image_size=64, channels=3, latent_dim=100, filters=64,
-               num_classes=0, embedding_dim=50, seed=None, **kw):
+  def __init__(self, image_size=64, channels=3, latent_dim=100, filters=64, num_classes=0,
+               embedding_dim=50, seed=0, subpixel_convs=False, **kw):
     super().__init__(**kw)
     self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
     self.num_classes = num_classes
-    self.label_embedding = (
-        LabelEmbedding(num_classes, embedding_dim, seed=seed, name="label_embedding")
-        if num_classes else None)
-    self.blocks = []
+    seeds = Seeds(seed, self.name)
+    self.label_embedding = (LabelEmbedding(num_classes, embedding_dim, seeds.child("label_embedding"),
+                                           name="label_embedding") if num_classes else None)
     res = resolutions(image_size)
-    for i, r in enumerate(res):
-      width = filters * (image_size // 2) // r
-      # The first layer maps the 1x1 code to 4x4 (k4 s1 valid); later ones double the size.
-      # subpixel.Conv2DTranspose: Keras' layer (same weights), ~2x faster forward on CPU.
-      conv = subpixel.Conv2DTranspose(width, 4, strides=1 if i == 0 else 2,
-                                      padding="valid" if i == 0 else "same", use_bias=False,
-                                      kernel_initializer=weight_init(seed), name=f"deconv{i}")
-      self.blocks.append((conv, batch_norm(f"bn{i}"), layers.ReLU(name=f"relu{i}")))
+    self.block_names = tuple(f"up{i}" for i in range(len(res)))
+    for i, (name, r) in enumerate(zip(self.block_names, res)):
+      setattr(self, name, UpBlock(width(filters, image_size, r), i == 0, seeds.child(name),
+                                  subpixel_convs, name=name))
+    # 3 or 1 output channels: four tiny interleaved convolutions would be slower here.
     self.to_image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                           kernel_initializer=weight_init(seed),
-                                           name=f"deconv{len(res)}")
+                                           kernel_initializer=seeds.normal("to_image"),
+                                           name="to_image")
     # tanh in float32 so mixed precision never changes the output range or dtype.
     self.tanh = layers.Activation("tanh", dtype="float32", name="tanh")
+
+  @property
+  def blocks(self):
+    return [getattr(self, name) for name in self.block_names]
 
   def call(self, z, labels=None, training=False):
     h = z
@@ -91,37 +119,38 @@ class Generator(GeneratorBase):
       h = keras.ops.concatenate([keras.ops.cast(z, "float32"),
                                  keras.ops.cast(self.label_embedding(labels), "float32")], axis=-1)
     h = keras.ops.reshape(h, [-1, 1, 1, h.shape[-1]])
-    for conv, bn, act in self.blocks:
-      h = act(bn(conv(h), training=training))
+    for block in self.blocks:
+      h = block(h, training=training)
     return self.tanh(self.to_image(h))
 
 
 class Discriminator(keras.Model):
   """images [B, S, S, C] in [-1, 1] (+ labels [B] when conditional) -> logits float32 [B]."""
 
-  def __init__(self, image_size=64, channels=3, filters=64, spectral_norm=False,
-               num_classes=0, embedding_dim=50, seed=None, **kw):
+  def __init__(self, image_size=64, channels=3, filters=64, spectral_norm=False, num_classes=0,
+               embedding_dim=50, seed=0, subpixel_convs=False, **kw):
     super().__init__(**kw)
     self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
-    self.label_embedding = (
-        LabelEmbedding(num_classes, embedding_dim, seed=seed, name="label_embedding")
-        if num_classes else None)
-
-    def maybe_sn(layer):
-      return layers.SpectralNormalization(layer, name="sn_" + layer.name) if spectral_norm else layer
-
-    self.blocks = []
-    for i, r in enumerate(reversed(resolutions(image_size))):
-      width = filters * (image_size // 2) // r
-      # subpixel.Conv2D: Keras' layer (same weights), faster input gradient on CPU.
-      conv = maybe_sn(subpixel.Conv2D(width, 4, strides=2, padding="same", use_bias=spectral_norm,
-                                      kernel_initializer=weight_init(seed), name=f"conv{i}"))
+    seeds = Seeds(seed, self.name)
+    self.label_embedding = (LabelEmbedding(num_classes, embedding_dim, seeds.child("label_embedding"),
+                                           name="label_embedding") if num_classes else None)
+    res = list(reversed(resolutions(image_size)))
+    self.block_names = tuple(f"down{i}" for i in range(len(res)))
+    for i, (name, r) in enumerate(zip(self.block_names, res)):
       # No BN on the input layer (paper), nor anywhere when spectral norm replaces it.
-      bn = None if (i == 0 or spectral_norm) else batch_norm(f"bn{i}")
-      self.blocks.append((conv, bn, layers.LeakyReLU(0.2, name=f"lrelu{i}")))
+      setattr(self, name, DownBlock(width(filters, image_size, r), seeds.child(name),
+                                    use_batch_norm=i > 0 and not spectral_norm,
+                                    spectral_norm=spectral_norm, subpixel_convs=subpixel_convs,
+                                    name=name))
     # Logit layer in float32: the loss is computed from it in full precision.
-    self.to_logit = maybe_sn(layers.Conv2D(1, 4, padding="valid", kernel_initializer=weight_init(seed),
-                                           dtype="float32", name=f"conv{len(self.blocks)}"))
+    to_logit = layers.Conv2D(1, 4, padding="valid", kernel_initializer=seeds.normal("to_logit"),
+                             dtype="float32", name="to_logit")
+    self.to_logit = (layers.SpectralNormalization(to_logit, dtype="float32", name="sn_to_logit")
+                     if spectral_norm else to_logit)
+
+  @property
+  def blocks(self):
+    return [getattr(self, name) for name in self.block_names]
 
   def _inputs(self, images, labels):
     if self.label_embedding is None:
@@ -135,11 +164,8 @@ class Discriminator(keras.Model):
   def features(self, images, labels=None, training=False):
     """Activations after every conv block (for the DCGAN paper's SVM protocol)."""
     h, outs = self._inputs(images, labels), []
-    for conv, bn, act in self.blocks:
-      h = conv(h, training=training)  # SpectralNormalization only updates its estimate when training
-      if bn is not None:
-        h = bn(h, training=training)
-      h = act(h)
+    for block in self.blocks:
+      h = block(h, training=training)
       outs.append(h)
     return outs
 

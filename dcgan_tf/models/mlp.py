@@ -19,76 +19,62 @@ the exported `generate` signature share one noise distribution.
 import keras
 from keras import layers
 
+from dcgan_tf.errors import UserError
 from dcgan_tf.models.base import GeneratorBase
-
-
-def _uniform(scale, seed):
-  return keras.initializers.RandomUniform(-scale, scale, seed=seed)
-
-
-class Maxout(layers.Layer):
-  """x [B, N] -> max over `pieces` linear pieces -> [B, units] (Goodfellow et al. 2013)."""
-
-  def __init__(self, units, pieces, kernel_initializer=None, **kw):
-    super().__init__(**kw)
-    self.units, self.pieces = units, pieces
-    self.linear = layers.Dense(units * pieces, kernel_initializer=kernel_initializer,
-                               name="linear")
-
-  def call(self, x):
-    h = keras.ops.reshape(self.linear(x), [-1, self.units, self.pieces])
-    return keras.ops.max(h, axis=-1)
+from dcgan_tf.models.init import Seeds
+from dcgan_tf.models.layers import Maxout
 
 
 class Generator(GeneratorBase):
-  """z [B, latent_dim] -> images float32 [B, S, S, C] in [-1, 1] (tanh)."""
+  """z [B, latent_dim] -> images float32 [B, S, S, C] in [-1, 1] (tanh); labels are ignored."""
 
-  def __init__(self, image_size=32, channels=1, latent_dim=100, units=1200, seed=None, **kw):
+  def __init__(self, image_size=32, channels=1, latent_dim=100, units=1200, seed=0, **kw):
     super().__init__(**kw)
     self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
     self.num_classes = 0  # unconditional
-    init = _uniform(0.05, seed)
-    self.hidden = [layers.Dense(units, activation="relu", kernel_initializer=init, name=f"fc{i}")
-                   for i in range(2)]
+    seeds = Seeds(seed, self.name)
+    self.fc0 = layers.Dense(units, activation="relu", kernel_initializer=seeds.uniform("fc0", 0.05),
+                            name="fc0")
+    self.fc1 = layers.Dense(units, activation="relu", kernel_initializer=seeds.uniform("fc1", 0.05),
+                            name="fc1")
     # Output layer and tanh in float32 so mixed precision never changes the output range.
-    self.to_pixels = layers.Dense(image_size * image_size * channels, kernel_initializer=init,
-                                  dtype="float32", name="fc2")
+    self.to_pixels = layers.Dense(image_size * image_size * channels, dtype="float32",
+                                  kernel_initializer=seeds.uniform("to_pixels", 0.05),
+                                  name="to_pixels")
     self.tanh = layers.Activation("tanh", dtype="float32", name="tanh")
 
-  def call(self, z, training=False):
-    h = z
-    for dense in self.hidden:
-      h = dense(h)
-    h = self.tanh(self.to_pixels(h))
+  def call(self, z, labels=None, training=False):
+    del labels  # unconditional: one calling convention for every generator
+    h = self.tanh(self.to_pixels(self.fc1(self.fc0(z))))
     return keras.ops.reshape(h, [-1, self.image_size, self.image_size, self.channels])
 
 
 class Discriminator(keras.Model):
-  """images [B, S, S, C] in [-1, 1] -> logits float32 [B]. Dropout is active only in training."""
+  """images [B, S, S, C] in [-1, 1] -> logits float32 [B]; labels are ignored. Dropout is
+  active only in training."""
 
-  def __init__(self, image_size=32, channels=1, units=1200, pieces=5, seed=None, **kw):
+  def __init__(self, image_size=32, channels=1, units=1200, pieces=5, seed=0, **kw):
     super().__init__(**kw)
     if units % pieces:
-      raise ValueError(f"--mlp_units: must be a multiple of --maxout_pieces={pieces}, got {units}")
+      raise UserError(f"--mlp_units: must be a multiple of --maxout_pieces={pieces}, got {units}")
     self.image_size, self.channels, self.num_classes = image_size, channels, 0
-    init = _uniform(0.005, seed)
+    seeds = Seeds(seed, self.name)
     self.flatten = layers.Flatten(name="flatten")
-    # Dropout seeds differ per layer so their masks are independent.
-    self.blocks = [(layers.Dropout(0.2 if i == 0 else 0.5, seed=None if seed is None else seed + i,
-                                   name=f"drop{i}"),
-                    Maxout(units // pieces, pieces, kernel_initializer=init, name=f"maxout{i}"))
-                   for i in range(2)]
-    self.drop_out = layers.Dropout(0.5, seed=None if seed is None else seed + 2, name="drop2")
-    self.to_logit = layers.Dense(1, kernel_initializer=init, dtype="float32", name="logit")
+    # Each dropout layer draws its own masks (its own seed).
+    self.drop0 = layers.Dropout(0.2, seed=seeds("drop0"), name="drop0")
+    self.maxout0 = Maxout(units // pieces, pieces, seeds.uniform("maxout0", 0.005), name="maxout0")
+    self.drop1 = layers.Dropout(0.5, seed=seeds("drop1"), name="drop1")
+    self.maxout1 = Maxout(units // pieces, pieces, seeds.uniform("maxout1", 0.005), name="maxout1")
+    self.drop2 = layers.Dropout(0.5, seed=seeds("drop2"), name="drop2")
+    self.to_logit = layers.Dense(1, kernel_initializer=seeds.uniform("to_logit", 0.005),
+                                 dtype="float32", name="to_logit")
 
   def features(self, images, labels=None, training=False):
     """Activations [B, units / pieces] after each maxout layer (labels unused)."""
-    h, outs = self.flatten(images), []
-    for drop, maxout in self.blocks:
-      h = maxout(drop(h, training=training))
-      outs.append(h)
-    return outs
+    h0 = self.maxout0(self.drop0(self.flatten(images), training=training))
+    h1 = self.maxout1(self.drop1(h0, training=training))
+    return [h0, h1]
 
-  def call(self, images, training=False):
+  def call(self, images, labels=None, training=False):
     h = self.features(images, training=training)[-1]
-    return keras.ops.reshape(self.to_logit(self.drop_out(h, training=training)), [-1])
+    return keras.ops.reshape(self.to_logit(self.drop2(h, training=training)), [-1])

@@ -10,11 +10,13 @@ Output: logits float32 [B, num_classes] (no softmax).
 """
 
 import math
-import os
 
 import keras
 import numpy as np
 from keras import layers
+
+from dcgan_tf import atomic
+from dcgan_tf.errors import UserError
 
 # Name of the penultimate (feature) layer: a ReLU Dense, values >= 0.
 FEATURE_LAYER = "features"
@@ -61,10 +63,10 @@ def train_classifier(images, labels, num_classes, epochs=3, seed=0, batch_size=1
   images = np.asarray(images, np.float32)
   labels = np.asarray(labels, np.int32)
   if images.ndim != 4 or len(images) != len(labels):
-    raise ValueError(f"train_classifier: want images [N, H, W, C] and labels [N], got "
+    raise UserError(f"train_classifier: want images [N, H, W, C] and labels [N], got "
                      f"{images.shape} and {labels.shape}")
   if len(images) == 0:
-    raise ValueError("train_classifier: no training images")
+    raise UserError("train_classifier: no training images")
   keras.utils.set_random_seed(seed)
   model = build_classifier(images.shape[1:], num_classes, seed=seed)
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -95,10 +97,8 @@ def feature_model(model) -> keras.Model:
 
 def save(model, path):
   """Writes `.keras` atomically (temporary file, then rename): safe for shared caches."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path[:-len(".keras")] + f".tmp{os.getpid()}.keras"
-  model.save(tmp)
-  os.replace(tmp, path)
+  with atomic.replacing(path) as tmp:
+    model.save(tmp)
   return path
 
 

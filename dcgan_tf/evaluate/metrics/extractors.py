@@ -19,6 +19,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from dcgan_tf.errors import UserError
+from dcgan_tf.evaluate import classifier
+
 KERAS_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_SIZE = 299
 HOW_TO_GET_WEIGHTS = (
@@ -59,11 +62,11 @@ class KerasInception:
     import keras
     if weights == "imagenet":
       if not os.path.isfile(keras_cache_path()):
-        raise FileNotFoundError(f"--inception_weights: InceptionV3 ImageNet weights not found at "
-                                f"{keras_cache_path()}. {HOW_TO_GET_WEIGHTS}")
+        raise UserError(f"--inception_weights: InceptionV3 ImageNet weights not found at "
+                        f"{keras_cache_path()}. {HOW_TO_GET_WEIGHTS}")
       weights = keras_cache_path()  # a path: Keras loads it and never tries to download
     elif weights is not None and not os.path.isfile(weights):
-      raise FileNotFoundError(f"--inception_weights: no file {weights!r}. {HOW_TO_GET_WEIGHTS}")
+      raise UserError(f"--inception_weights: no file {weights!r}. {HOW_TO_GET_WEIGHTS}")
     model = keras.applications.InceptionV3(weights=weights, classifier_activation=None)
     self.model = keras.Model(model.input, [model.get_layer("avg_pool").output, model.output])
     self.name = ("inception_v3_keras_imagenet" if weights else "inception_v3_random_init"
@@ -94,13 +97,13 @@ class GraphDefInception:
 
   def __init__(self, path, batch_size=32):
     if not os.path.isfile(path):
-      raise FileNotFoundError(f"--inception_weights: no file {path!r}. {HOW_TO_GET_WEIGHTS}")
+      raise UserError(f"--inception_weights: no file {path!r}. {HOW_TO_GET_WEIGHTS}")
     graph_def = tf.compat.v1.GraphDef()
     with open(path, "rb") as f:
       try:
         graph_def.ParseFromString(f.read())
       except Exception as e:  # protobuf DecodeError
-        raise ValueError(f"--inception_weights: {path} is not a GraphDef .pb ({e})") from None
+        raise UserError(f"--inception_weights: {path} is not a GraphDef .pb ({e})") from None
 
     def imported(images):
       return tf.compat.v1.import_graph_def(graph_def, input_map={self.INPUT: images},
@@ -111,8 +114,8 @@ class GraphDefInception:
       self._fn = tf.compat.v1.wrap_function(
           imported, [tf.TensorSpec([None, None, None, 3], tf.float32)])
     except (ValueError, KeyError) as e:
-      raise ValueError(f"--inception_weights: {path} lacks the tensors {self.INPUT}, {self.POOL}, "
-                       f"{self.WEIGHTS}, {self.BIASES} of classify_image_graph_def.pb ({e})") from None
+      raise UserError(f"--inception_weights: {path} lacks the tensors {self.INPUT}, {self.POOL}, "
+                      f"{self.WEIGHTS}, {self.BIASES} of classify_image_graph_def.pb ({e})") from None
     self.name = "inception_2015_graphdef_pool3 (standard TF FID)"
     self.batch_size = batch_size
 
@@ -130,7 +133,6 @@ class ClassifierFeatures:
   """Penultimate features (>= 0) and logits of a classifier.py model."""
 
   def __init__(self, model, name, batch_size=256):
-    from dcgan_tf import classifier
     self.model = classifier.feature_model(model)
     self.name, self.batch_size = name, batch_size
 

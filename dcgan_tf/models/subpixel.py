@@ -16,8 +16,11 @@ which is TF's conv2d_transpose(padding="SAME") written out.
 
 The same holds in D: the input gradient of a stride-2 k4 "same" Conv2D *is*
 that transposed convolution (of dy), and it was D's slowest pass (31-56 GFLOP/s
-under XLA against 106-112 for the forward; BUILD_NOTES.md, issue 6). Conv2D
-below keeps TF's forward and filter gradient and computes dx the fast way.
+under XLA against 106-112 for the forward; docs/results.md). Conv2D below keeps
+TF's forward and filter gradient and computes dx the fast way.
+
+Which implementation a run uses is the `--conv_impl` flag (devices.resolve_conv_impl):
+the models pick these classes or Keras' own; nothing here looks at the device.
 """
 
 import keras
@@ -74,8 +77,7 @@ def _fast_geometry(layer, wide_enough):
   """True where the interleaved form applies and measured faster (see the classes)."""
   return bool(layer.kernel_size == (4, 4) and layer.strides == (2, 2) and layer.padding == "same"
               and layer.data_format == "channels_last" and layer.dilation_rate == (1, 1)
-              and getattr(layer, "output_padding", None) is None and wide_enough
-              and not tf.config.list_physical_devices("GPU"))
+              and getattr(layer, "output_padding", None) is None and wide_enough)
 
 
 def _finish(layer, outputs):
@@ -95,16 +97,15 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
 
   Fast path: kernel 4, stride 2, "same", channels_last, no dilation, at least
   MIN_FILTERS output channels (with 3 output channels the four tiny convolutions
-  are slower than one transposed convolution), and no GPU (cuDNN's transposed
-  convolution is not the bottleneck there; unmeasured). Otherwise, or with
-  fast=False, Keras' own call. Variables and checkpoints are identical.
+  are slower than one transposed convolution). Otherwise Keras' own call.
+  Variables and checkpoints are identical.
   """
 
   MIN_FILTERS = 16
 
-  def __init__(self, *args, fast=True, **kw):
+  def __init__(self, *args, **kw):
     super().__init__(*args, **kw)
-    self.fast = fast and _fast_geometry(self, self.filters >= self.MIN_FILTERS)
+    self.fast = _fast_geometry(self, self.filters >= self.MIN_FILTERS)
 
   def call(self, inputs):
     if not self.fast:
@@ -115,15 +116,14 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
 class Conv2D(keras.layers.Conv2D):
   """keras.layers.Conv2D whose input gradient takes the fast path above.
 
-  Fast path: kernel 4, stride 2, "same", channels_last, no dilation, no GPU, and
-  an even input height and width (then TF pads one row/column on each side, as the
+  Fast path: kernel 4, stride 2, "same", channels_last, no dilation, and an even input height and width (then TF pads one row/column on each side, as the
   interleaved form assumes); otherwise Keras' own call. Variables and checkpoints
   are identical; the forward pass and the filter gradient are TF's own.
   """
 
-  def __init__(self, *args, fast=True, **kw):
+  def __init__(self, *args, **kw):
     super().__init__(*args, **kw)
-    self.fast = fast and _fast_geometry(self, True)
+    self.fast = _fast_geometry(self, True)
 
   def call(self, inputs):
     h, w = inputs.shape[1], inputs.shape[2]

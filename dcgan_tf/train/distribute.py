@@ -1,4 +1,4 @@
-"""Hardware choices: the tf.distribute strategy, the precision policy, XLA, and who writes.
+"""tf.distribute: the strategy, per-worker input pipelines, and which worker writes.
 
 Strategies (--strategy):
   default      one device (the CPU, or the first GPU).
@@ -18,79 +18,14 @@ run's workdir: the others write to a throwaway folder (write_dir), as in
 TensorFlow's multi-worker guide.
 """
 
-import functools
 import os
 import shutil
 import tempfile
 
-import keras
 import tensorflow as tf
 from absl import logging
 
-
-# ------------------------------------------------------------------ precision
-
-@functools.lru_cache(maxsize=None)
-def cpu_flags() -> frozenset:
-  """CPU feature flags from /proc/cpuinfo (empty where it does not exist)."""
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("flags"):
-          return frozenset(line.split(":", 1)[1].split())
-  except OSError:
-    pass
-  return frozenset()
-
-
-def cpu_has_bf16() -> bool:
-  """True on CPUs with native bfloat16 matmul (AVX512-BF16 or AMX-BF16)."""
-  return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
-
-
-def resolve_precision(precision: str) -> str:
-  """auto -> mixed_float16 on a GPU, mixed_bfloat16 on a TPU, float32 on CPUs.
-
-  CPUs stay float32 even with AVX512-BF16/AMX: mixed_bfloat16 has not been
-  measured faster there with these small convolutions (BUILD_NOTES.md, issue 6);
-  pass --precision=mixed_bfloat16 after checking with `python -m dcgan_tf.bench`.
-  """
-  if precision != "auto":
-    return precision
-  if tf.config.list_physical_devices("GPU"):
-    return "mixed_float16"
-  if tf.config.list_logical_devices("TPU"):
-    return "mixed_bfloat16"
-  return "float32"
-
-
-def set_precision(precision: str) -> str:
-  """Sets Keras' global dtype policy (read when layers are built); returns the policy name."""
-  policy = resolve_precision(precision)
-  keras.mixed_precision.set_dtype_policy(policy)
-  return policy
-
-
-def resolve_jit_compile(mode: str, strategy=None, precision: str = "float32"):
-  """--jit_compile (auto | on | off) -> the value for keras.Model.compile.
-
-  auto: on for one replica on a CPU-only machine, where XLA measured faster than
-  TensorFlow's default kernels for every policy (digits 32x32: ~1.5x; 64x64 batch 128:
-  float32 1.3x, mixed_bfloat16 ~9x; BUILD_NOTES.md, issue 6) at a one-off compile of
-  ~5-15 s; off under a tf.distribute strategy (Keras cannot jit-compile a distributed
-  step); elsewhere Keras' own choice ("auto": on for one GPU/TPU).
-  """
-  del precision  # same choice for every policy so far; kept for the call sites
-  if mode == "on":
-    return True
-  if mode == "off":
-    return False
-  if strategy is not None and (strategy.num_replicas_in_sync > 1 or isinstance(
-      strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy))):
-    return False
-  if not any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
-    return True
-  return "auto"
+from dcgan_tf.errors import UserError
 
 
 # ------------------------------------------------------------------ strategies
@@ -113,8 +48,8 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
     tf.tpu.experimental.initialize_tpu_system(resolver)
     strategy = tf.distribute.TPUStrategy(resolver)
   else:
-    raise ValueError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
-                     "multiworker, tpu")
+    raise UserError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
+                    "multiworker, tpu")
   logging.info("Strategy %s with %d replica(s)", type(strategy).__name__,
                strategy.num_replicas_in_sync)
   return strategy
@@ -130,8 +65,8 @@ def distributed_dataset(strategy, make_dataset, global_batch: int):
   """
   replicas = strategy.num_replicas_in_sync
   if global_batch % replicas:
-    raise ValueError(f"--batch_size: {global_batch} is not divisible by the {replicas} replicas "
-                     f"of the strategy; use a multiple of {replicas}")
+    raise UserError(f"--batch_size: {global_batch} is not divisible by the {replicas} replicas "
+                    f"of the strategy; use a multiple of {replicas}")
   infos = []
 
   def dataset_fn(input_context):

@@ -13,11 +13,13 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf import images as images_lib
+from dcgan_tf.errors import UserError
+from dcgan_tf.workdir import Workdir
 
 # Panels of the curves figure: (title, tags); a panel is drawn when any tag has data.
 CURVE_PANELS = (("losses", ("d_loss", "g_loss")),
                 ("discriminator outputs (sigmoid D, in [0, 1])", ("d_real", "d_fake")))
-# Evaluation scalars (eval_lib.scalars tags, first path part) where higher is better.
+# Evaluation scalars (evaluate.evaluator.scalars tags, first path part) where higher is better.
 HIGHER_IS_BETTER = ("svm", "is")
 
 
@@ -54,17 +56,17 @@ def _figure_to_png(fig):
   return tf.io.decode_png(buffer.getvalue(), channels=3).numpy()
 
 
-def curves_image(workdir, title=""):
+def curves_image(workdir: Workdir, title=""):
   """Training curves of WORKDIR/tensorboard (+ an eval panel from tensorboard/eval).
 
-  Returns a uint8 [H, W, 3] image. Raises FileNotFoundError when there is no scalar.
+  Returns a uint8 [H, W, 3] image. Raises UserError when there is no scalar.
   """
   import matplotlib
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt
 
-  train = read_scalars(os.path.join(workdir, "tensorboard"))
-  evals = read_scalars(os.path.join(workdir, "tensorboard", "eval"))
+  train = read_scalars(workdir.tensorboard_dir)
+  evals = read_scalars(os.path.join(workdir.tensorboard_dir, "eval"))
   panels = [(name, {t: train[t] for t in tags if t in train}) for name, tags in CURVE_PANELS]
   higher = {t: v for t, v in evals.items() if t.split("/")[0] in HIGHER_IS_BETTER}
   panels.append(("evaluation: distances (lower is better, log)",
@@ -72,7 +74,7 @@ def curves_image(workdir, title=""):
   panels.append(("evaluation: accuracy / score (higher is better)", higher))
   panels = [(name, data) for name, data in panels if data]
   if not panels:
-    raise FileNotFoundError(f"--workdir: no scalar summaries in {workdir}/tensorboard; train first")
+    raise UserError(f"--workdir: no scalar summaries in {workdir.tensorboard_dir}; train first")
   fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
   for ax, (name, data) in zip(axes[0], panels):
     for tag, (steps, values) in sorted(data.items()):
@@ -100,7 +102,7 @@ def first_layer_kernel(discriminator):
         s, c = discriminator.image_size, discriminator.channels
         kernel = kernel.reshape(s, s, c, -1)
       return kernel
-  raise ValueError("the discriminator has no kernel weights")
+  raise UserError("--mode=kernels: the discriminator has no kernel weights")
 
 
 def kernels_image(discriminator, max_filters=64, min_side=32):

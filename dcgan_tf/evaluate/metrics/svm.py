@@ -18,6 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from dcgan_tf.errors import UserError
+
 POOLED_SIZE = 4
 LAYER_CHOICES = ("all", "last")
 
@@ -42,7 +44,7 @@ def d_features(discriminator, images, layers="all", batch_size=256, label=0):
   features cannot leak the true class into the test.
   """
   if layers not in LAYER_CHOICES:
-    raise ValueError(f"--svm_features: got {layers!r}; valid: {', '.join(LAYER_CHOICES)}")
+    raise UserError(f"--svm_features: got {layers!r}; valid: {', '.join(LAYER_CHOICES)}")
   conditional = bool(getattr(discriminator, "num_classes", 0))
   out = []
   for start in range(0, len(images), batch_size):

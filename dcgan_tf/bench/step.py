@@ -13,9 +13,7 @@ again) and summarised by the median, so load from other processes on a shared
 machine hits every setting alike; the ratio between settings is the robust number.
 
 utilisation = flops.train_step_flops(G, D) per image * images/s / float32 matmul peak.
-`breakdown` times the parts of a step (G forward, D forward, the gradient passes,
-the whole step) and every conv layer's forward / input-gradient / weight-gradient
-on its own, to show where the time goes.
+breakdown.py shows where the time goes.
 """
 
 import dataclasses
@@ -28,12 +26,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dcgan_tf import distribute
-from dcgan_tf import flops as flops_lib
-from dcgan_tf import losses
+from dcgan_tf import devices
 from dcgan_tf import models
-from dcgan_tf import train_lib
+from dcgan_tf.bench import flops as flops_lib
+from dcgan_tf.bench import settings as settings_lib
 from dcgan_tf.config import Config
+from dcgan_tf.train import build
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Setting:
     return dataclasses.asdict(self)
 
 
-def _wall(fn, *args):
+def wall(fn, *args):
   """Seconds for fn(*args), including the device work (the result is fetched)."""
   t = time.perf_counter()
   out = fn(*args)
@@ -68,6 +66,23 @@ def set_threads(intra_op: int, inter_op: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(inter_op)
 
 
+def settings(options) -> List[Setting]:
+  """One Setting per (resolved precision, XLA choice, steps_per_execution) of validated
+  bench options (settings.BenchOptions)."""
+  out = []
+  for precision in dict.fromkeys(devices.resolve_precision(p)
+                                 for p in settings_lib.precisions(options)):
+    if options.compare_jit:
+      jits = [False, True]
+    elif options.jit_compile is None:
+      jits = [devices.resolve_jit_compile("auto")]
+    else:
+      jits = [options.jit_compile]
+    out += [Setting(precision, jit, spe) for jit in jits
+            for spe in settings_lib.steps_per_execution(options)]
+  return out
+
+
 class MatmulProbe:
   """One [n, n] @ [n, n] product in `dtype` (float32 accumulation is oneDNN's for bf16)."""
 
@@ -78,14 +93,14 @@ class MatmulProbe:
     self.b = tf.cast(rng.normal([n, n]), dtype)
     # The sum makes every output element needed; it costs n^2, the product 2 n^3.
     self.fn = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
-    _wall(self.fn, self.a, self.b)  # trace
+    wall(self.fn, self.a, self.b)  # trace
 
   def time_once(self) -> float:
-    return _wall(self.fn, self.a, self.b)
+    return wall(self.fn, self.a, self.b)
 
 
 class StepProbe:
-  """A compiled GAN (train_lib.build_gan, as `fit` would run it) fed one in-memory batch."""
+  """A compiled GAN (train/build.py, as `fit` would run it) fed one in-memory batch."""
 
   def __init__(self, config: Config, setting: Setting):
     self.setting = setting
@@ -94,9 +109,9 @@ class StepProbe:
                             steps_per_execution=setting.steps_per_execution)
     num_classes = models.conditional_classes(config, 10)
     # The dtype policy is global and read when layers are built: restore it afterwards.
-    policy = distribute.set_precision(setting.precision)
+    policy = devices.set_precision(setting.precision)
     try:
-      self.gan, _ = train_lib.build_gan(config, num_classes, tf.distribute.get_strategy(), policy)
+      self.gan, _ = build.build_gan(config, num_classes, tf.distribute.get_strategy(), policy)
     finally:
       keras.mixed_precision.set_dtype_policy("float32")
     b, s, c = config.batch_size, config.image_size, config.channels
@@ -115,20 +130,20 @@ class StepProbe:
 
   def warm_up(self, steps: int) -> float:
     """Traces/compiles and runs >= `steps` steps; returns the first call's seconds."""
-    first = _wall(self._execute)
+    first = wall(self._execute)
     for _ in range(max(0, -(-steps // self.setting.steps_per_execution) - 1)):
-      _wall(self._execute)
+      wall(self._execute)
     return first
 
   def time_once(self) -> float:
     """Seconds per train step, from one call of the train function."""
-    return _wall(self._execute) / self.setting.steps_per_execution
+    return wall(self._execute) / self.setting.steps_per_execution
 
   def losses(self) -> Dict[str, float]:
     return {k: float(np.ravel(v.numpy())[0]) for k, v in (self.last_logs or {}).items()}
 
 
-def _median(xs):
+def median(xs):
   return statistics.median(xs) if xs else float("nan")
 
 
@@ -162,14 +177,14 @@ def run(config: Config, settings: Iterable[Setting], steps: int = 30, warmup: in
   results = []
   peak = {}
   for m in matmuls:
-    peak[m.dtype] = m.flops / _median(matmul_times[m.dtype]) / 1e9
+    peak[m.dtype] = m.flops / median(matmul_times[m.dtype]) / 1e9
     results.append(dict(kind="matmul", dtype=m.dtype, n=m.n, gflop_per_s=round(peak[m.dtype], 2),
                         best_gflop_per_s=round(m.flops / min(matmul_times[m.dtype]) / 1e9, 2),
-                        cpu_native_bf16=distribute.cpu_has_bf16(), load_1m=load))
+                        cpu_native_bf16=devices.cpu_has_bf16(), load_1m=load))
   base = {}
   for p in probes:
     s = p.setting
-    s_per_step = _median(step_times[s])
+    s_per_step = median(step_times[s])
     img_per_s = config.batch_size / s_per_step
     gflops = p.flops_per_image * img_per_s / 1e9
     own_peak = peak["bfloat16" if s.precision == "mixed_bfloat16" else "float32"]
@@ -191,106 +206,3 @@ def run(config: Config, settings: Iterable[Setting], steps: int = 30, warmup: in
     if row["kind"] == "step" and ref:
       row["vs_float32"] = round(row["img_per_s"] / ref, 3)
   return results
-
-
-# ------------------------------------------------------------------ breakdown
-
-def _time_fn(fn, args, iters):
-  fn(*args)  # trace
-  _wall(fn, *args)
-  return _median([_wall(fn, *args) for _ in range(iters)])
-
-
-def breakdown(config: Config, setting: Setting, iters: int = 5) -> List[dict]:
-  """Seconds of the parts of one train step and GFLOP/s of every conv layer's passes.
-
-  Parts (each its own tf.function with the setting's XLA mode; no optimizer update
-  except in `step`): g_forward, d_forward (one batch), d_grads (D loss on real and
-  fake, gradients w.r.t. D), g_grads (G forward, D forward, gradients w.r.t. G),
-  step (the train step). d_grads + g_grads + the optimizers ~ step.
-  """
-  probe = StepProbe(config, setting)
-  gan, g, d = probe.gan, probe.gan.generator, probe.gan.discriminator
-  real, labels = next(probe.iterator)
-  b = config.batch_size
-  z = tf.random.stateless_normal([b, config.latent_dim], seed=[config.seed, 3])
-  jit = setting.jit_compile
-
-  @tf.function(jit_compile=jit)
-  def g_forward(z):
-    return gan.generate(z, labels, training=True)
-
-  @tf.function(jit_compile=jit)
-  def d_forward(x):
-    return gan.discriminate(x, labels, training=True)
-
-  @tf.function(jit_compile=jit)
-  def d_grads(x, z):
-    fake = tf.stop_gradient(gan.generate(z, labels, training=True))
-    with tf.GradientTape() as tape:
-      loss = losses.discriminator_loss(gan.discriminate(x, labels, training=True),
-                                       gan.discriminate(fake, labels, training=True), b)
-    return tape.gradient(loss, d.trainable_variables)
-
-  @tf.function(jit_compile=jit)
-  def g_grads(z):
-    with tf.GradientTape() as tape:
-      loss = losses.generator_loss(gan.discriminate(gan.generate(z, labels, training=True), labels,
-                                                    training=True), b)
-    return tape.gradient(loss, g.trainable_variables)
-
-  parts = dict(g_forward=(g_forward, (z,)), d_forward=(d_forward, (real,)),
-               d_grads=(d_grads, (real, z)), g_grads=(g_grads, (z,)))
-  g_flops, d_flops = flops_lib.network_flops(g), flops_lib.network_flops(d)
-  part_flops = dict(g_forward=g_flops.forward, d_forward=d_flops.forward,
-                    d_grads=g_flops.forward + 6 * d_flops.forward - 2 * d_flops.first_layer,
-                    g_grads=3 * g_flops.forward - g_flops.first_layer + 2 * d_flops.forward)
-  rows = []
-  for name, (fn, args) in parts.items():
-    seconds = _time_fn(fn, args, iters)
-    rows.append(dict(kind="part", part=name, seconds=round(seconds, 5),
-                     gflop_per_s=round(part_flops[name] * b / seconds / 1e9, 2)))
-  probe.warm_up(1)
-  seconds = _median([probe.time_once() for _ in range(iters)])
-  rows.append(dict(kind="part", part="step", seconds=round(seconds, 5),
-                   gflop_per_s=round(probe.flops_per_image * b / seconds / 1e9, 2)))
-  rows += _layer_rows(g, d, b, iters, jit)
-  for row in rows:
-    row.update(setting.as_dict(), load_1m=load_average())
-  return rows
-
-
-def _layer_rows(g, d, batch, iters, jit):
-  """GFLOP/s of each conv layer's forward, input-gradient and weight-gradient passes, alone.
-
-  The gradients are taken with a given upstream gradient dy and without returning
-  the output: a convolution's gradients do not need its output, so TF prunes the
-  forward pass and each timing is one pass.
-  """
-  rows = []
-  for net in (g, d):
-    for layer in net._flatten_layers(include_self=False):
-      f = flops_lib.layer_flops(layer)
-      if not f or not hasattr(layer, "kernel"):
-        continue
-      shape = (batch,) + tuple(layer._build_shapes_dict["input_shape"][1:])
-      x = tf.cast(tf.random.normal(shape), layer.compute_dtype)
-      dy = tf.cast(tf.random.normal(layer.compute_output_shape(shape)), layer.compute_dtype)
-
-      def make(wrt, layer=layer):
-        @tf.function(jit_compile=jit)
-        def fn(x, dy):
-          with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-          if wrt == "forward":
-            return y
-          return tape.gradient(y, x if wrt == "input" else layer.kernel, output_gradients=dy)
-        return fn
-
-      for wrt in ("forward", "input", "kernel"):
-        seconds = _time_fn(make(wrt), (x, dy), iters)
-        rows.append(dict(kind="layer", network=net.name, layer=layer.name,
-                         input_shape=list(shape), part=wrt, seconds=round(seconds, 6),
-                         gflop_per_s=round(f * batch / seconds / 1e9, 2)))
-  return rows

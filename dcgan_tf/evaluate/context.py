@@ -1,0 +1,161 @@
+"""One evaluation's inputs, computed lazily and shared between metrics: real and
+generated images, the feature extractor and the features, cached on disk.
+
+Caches (in --cache_dir, default ~/.cache/dcgan_tf): the dataset classifier of
+`--feature_extractor=classifier`, and real-image features per dataset / split / size /
+extractor / sample count / seed, so a second evaluation only pays for the fakes.
+"""
+
+import functools
+import hashlib
+import json
+import os
+import re
+
+import numpy as np
+from absl import logging
+
+from dcgan_tf import atomic
+from dcgan_tf import data as data_lib
+from dcgan_tf import inference
+from dcgan_tf.errors import UserError
+from dcgan_tf.evaluate import classifier as classifier_lib
+from dcgan_tf.evaluate.metrics import extractors
+
+# Datasets with a single split: the SVM test splits them in half (stratified).
+SINGLE_SPLIT = ("digits",)
+
+
+def cache_dir(options) -> str:
+  return (options.cache_dir or os.environ.get("DCGAN_TF_CACHE")
+          or os.path.join(os.path.expanduser("~"), ".cache", "dcgan_tf"))
+
+
+def _slug(*parts) -> str:
+  """A file-name-safe key; long or path-like parts get a short hash."""
+  text = "_".join(str(p) for p in parts)
+  safe = re.sub(r"[^A-Za-z0-9.=-]+", "-", text).strip("-")
+  if len(safe) > 80 or safe != text.replace("_", "-"):
+    safe = safe[:60] + "-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+  return safe
+
+
+def load_images(config, num, seed, split=None, dataset=None):
+  """Up to `num` (None: all) preprocessed images of a dataset: (float32 [n, S, S, C] in [-1, 1],
+  int32 [n], num_classes). Shuffled with `seed` (buffer >= num); S and C are the run's."""
+  wanted = num
+  num = num or 10 ** 6
+  cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
+                       cache="none", shuffle_buffer=max(config.shuffle_buffer, min(num, 60000)))
+  # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
+  ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=seed, repeat=False)
+  images, labels = [], []
+  for x, y in ds.unbatch().batch(500).take(-(-num // 500)):
+    images.append(x.numpy())
+    labels.append(y.numpy())
+  if not images:
+    raise UserError(f"--dataset={cfg.dataset}: split {cfg.split!r} has no images")
+  images, labels = np.concatenate(images)[:num], np.concatenate(labels)[:num]
+  if wanted and len(images) < wanted:
+    logging.warning("%s/%s has only %d images (wanted %d)", cfg.dataset, cfg.split, len(images), num)
+  return images, labels.astype(np.int32), source.num_classes
+
+
+def svm_data(config, options):
+  """((train images, labels), (test images, labels), num_classes) at the run's size/channels."""
+  dataset = options.svm_dataset or config.dataset
+  if dataset in SINGLE_SPLIT:
+    from sklearn.model_selection import train_test_split
+    images, labels, num_classes = load_images(config, None, options.seed, dataset=dataset)
+    x_tr, x_te, y_tr, y_te = train_test_split(images, labels, test_size=0.5, stratify=labels,
+                                              random_state=options.seed)
+    train = (x_tr[:options.svm_train_examples], y_tr[:options.svm_train_examples])
+    test = (x_te[:options.svm_test_examples], y_te[:options.svm_test_examples])
+  else:
+    *train, num_classes = load_images(config, options.svm_train_examples, options.seed,
+                                      split="train", dataset=dataset)
+    *test, _ = load_images(config, options.svm_test_examples, options.seed, split="test",
+                           dataset=dataset)
+  if num_classes < 2:
+    raise UserError(f"--svm_dataset: {dataset!r} has no class labels; pick a labelled dataset "
+                     "(digits, mnist, fashion_mnist, cifar10)")
+  return tuple(train), tuple(test), num_classes
+
+
+
+class Context:
+  """One evaluation's lazily computed inputs, shared between metrics."""
+
+  def __init__(self, run: inference.Run, options):
+    self.run, self.options, self.config = run, options, run.config
+    self.cache = cache_dir(options)
+
+  @functools.cached_property
+  def fake_labels(self):
+    """int32 [num_samples] uniform labels of the generated images (None: unconditional)."""
+    return inference.random_labels(self.options.num_samples, self.run.num_classes,
+                                   self.options.seed)
+
+  @functools.cached_property
+  def fake(self):
+    """float32 [num_samples, S, S, C] in [-1, 1]: G(z, fake_labels)."""
+    z = inference.latent(self.options.num_samples, self.config.latent_dim, self.options.seed)
+    return inference.generate(self.run, z, self.fake_labels)
+
+  @functools.cached_property
+  def real(self):
+    return load_images(self.config, self.options.num_samples, self.options.seed)[0]
+
+  @functools.cached_property
+  def extractor(self):
+    if self.options.feature_extractor == "inception":
+      return extractors.inception(self.options.inception_weights)
+    model, info = self.classifier
+    return extractors.ClassifierFeatures(model, f"classifier:{info['key']}")
+
+  @functools.cached_property
+  def classifier(self):
+    """(trained classifier.py model, info dict); trained once per dataset/size, then cached."""
+    c, o = self.config, self.options
+    key = _slug(c.dataset, c.split, f"{c.image_size}x{c.image_size}x{c.channels}",
+                f"n{o.classifier_examples}", f"e{o.classifier_epochs}", f"s{o.seed}")
+    path = os.path.join(self.cache, f"classifier_{key}.keras")
+    info_path = path[:-len(".keras")] + ".json"
+    if os.path.isfile(path) and os.path.isfile(info_path):
+      with open(info_path) as f:
+        return classifier_lib.load(path), json.load(f)
+    images, labels, num_classes = load_images(c, o.classifier_examples, o.seed + 1)
+    if num_classes < 2:
+      raise UserError(f"--feature_extractor=classifier: dataset {c.dataset!r} has no class labels; "
+                       "use --feature_extractor=inception")
+    held = max(1, len(images) // 10)
+    logging.info("Training the FID classifier on %d %s images (%d epochs)", len(images) - held,
+                 c.dataset, o.classifier_epochs)
+    model = classifier_lib.train_classifier(images[held:], labels[held:], num_classes,
+                                            epochs=o.classifier_epochs, seed=o.seed)
+    info = dict(key=key, num_classes=num_classes, train_examples=len(images) - held,
+                held_out_accuracy=classifier_lib.accuracy(model, images[:held], labels[:held]))
+    classifier_lib.save(model, path)
+    atomic.write_text(info_path, json.dumps(info))
+    return model, info
+
+  @functools.cached_property
+  def fake_features(self):
+    return self.extractor(self.fake)
+
+  @functools.cached_property
+  def real_features(self):
+    """(features, logits) of the real images, cached on disk per data/extractor/N/seed."""
+    c, o = self.config, self.options
+    key = _slug(c.dataset, c.split, f"{c.image_size}x{c.image_size}x{c.channels}",
+                self.extractor.name, f"n{o.num_samples}", f"s{o.seed}")
+    path = os.path.join(self.cache, f"real_features_{key}.npz")
+    if os.path.isfile(path):
+      with np.load(path) as saved:
+        return saved["features"], saved["logits"]
+    features, logits = self.extractor(self.real)
+    with atomic.replacing(path) as tmp:
+      np.savez(tmp, features=features, logits=logits)
+    return features, logits
+
+

@@ -1,0 +1,207 @@
+"""Pictures from a trained workdir: sample grids, latent interpolations, latent arithmetic,
+the first D layer's kernels and the loss curves. Each is written as a PNG and as a
+TensorBoard image (WORKDIR/tensorboard/sample, at the checkpoint's step).
+"""
+
+import contextlib
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from dcgan_tf import images as images_lib
+from dcgan_tf import inference
+from dcgan_tf.config import option
+from dcgan_tf.errors import UserError
+from dcgan_tf.inference import Run, generate, latent
+from dcgan_tf.sample import plots
+from dcgan_tf.workdir import Workdir, step_of
+
+MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves")
+
+
+
+@dataclasses.dataclass
+class SampleOptions:
+  """`python -m dcgan_tf.sample` settings; the help texts are its --help."""
+  workdir: str = option(None, "Training workdir (config.json, checkpoints/).", required=True)
+  mode: str = option(
+      "grid", "grid: --num random samples (conditional G: one class per row); also writes "
+      "OUT.npz with their z for --mode=arithmetic. interpolate: --num rows of --steps images "
+      "between two random z (spherical, or linear with --lerp); the conditional G gets "
+      "class-to-class rows instead (fixed z, label embedding of class r blended into class "
+      "r+1). arithmetic: vector arithmetic A - B + C as in the DCGAN paper: each row shows 3 "
+      "samples of groups A, B and C each followed by the image of their mean z, then "
+      "G(mean_A - mean_B + mean_C) and 2 copies with uniform noise +-0.25 added to that z; "
+      "groups are random unless --z_from/--groups pick images of a grid. kernels: the first "
+      "D layer's filters (gray = 0). curves: D/G losses, D outputs and evaluation scalars "
+      "over training.")
+  out: str = option(None, "Output PNG path.", required=True)
+  num: int = option(0, "grid: images (default 64); interpolate / arithmetic: rows "
+                     "(default 8 / 4).")
+  steps: int = option(10, "interpolate: images per row, ends included (>= 2).")
+  lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
+  seed: int = option(0, "Seed of z, labels and noise.")
+  checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
+  z_from: str = option("", "arithmetic: an OUT.npz written by --mode=grid.")
+  groups: str = option("", "arithmetic with --z_from: grid indices of groups A:B:C, e.g. "
+                        "0,1,2:8,9,10:16,17,18 (row-major, from 0).")
+
+
+@contextlib.contextmanager
+def label_codes(generator, codes):
+  """Within the block, G's label embedding returns `codes` [B, E] instead of a table lookup.
+
+  Interpolating between classes needs G on blended embeddings; G's public call only
+  takes integer labels. The instance attribute shadows LabelEmbedding.call.
+  """
+  layer = generator.label_embedding
+  layer.call = lambda labels: tf.convert_to_tensor(codes, tf.float32)
+  try:
+    yield
+  finally:
+    del layer.call
+
+
+def lerp(a, b, t):
+  return (1 - t) * a + t * b
+
+
+def slerp(a, b, t):
+  """Spherical interpolation between a [D] and b [D] at t in [0, 1] (White 2016).
+
+  Gaussian z concentrate on a sphere of radius ~sqrt(D); linear midpoints fall inside
+  it (norm ~ sqrt(D / 2)), where G saw no training data.
+  """
+  cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
+  omega = np.arccos(np.clip(cos, -1.0, 1.0))
+  if omega < 1e-6:
+    return lerp(a, b, t)
+  return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def grid(run: Run, num=64, seed=0):
+  """Returns (uint8 tile, z [num, latent], labels [num] or None)."""
+  z = latent(num, run.config.latent_dim, seed)
+  labels = images_lib.grid_labels(num, run.num_classes)
+  return _tile(generate(run, z, labels)), z, labels
+
+
+def interpolation(run: Run, rows=8, steps=10, seed=0, spherical=True):
+  """`rows` rows of `steps` images. Unconditional: z_a -> z_b (random pairs). Conditional:
+  fixed z per row, label embedding class r -> class r+1 (class-to-class rows)."""
+  mix = slerp if spherical else lerp
+  ts = np.linspace(0.0, 1.0, steps)
+  ends = latent(2 * rows, run.config.latent_dim, seed)
+  if not run.num_classes:
+    z = np.stack([mix(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in ts])
+    return _tile(generate(run, z.astype(np.float32)), rows)
+  table = np.asarray(run.generator.label_embedding.embed.embeddings.numpy())
+  images = []
+  for r in range(rows):
+    a, b = r % run.num_classes, (r + 1) % run.num_classes
+    codes = np.stack([lerp(table[a], table[b], t) for t in ts])
+    with label_codes(run.generator, codes):
+      images.append(generate(run, np.repeat(ends[r:r + 1], steps, 0), np.zeros(steps, np.int32)))
+  return _tile(np.concatenate(images), rows)
+
+
+def parse_groups(text):
+  """'0,1,2:3,4,5:6,7,8' -> [[0, 1, 2], [3, 4, 5], [6, 7, 8]] (groups A, B, C)."""
+  try:
+    groups = [[int(i) for i in part.split(",")] for part in text.split(":")]
+  except ValueError:
+    groups = []
+  if len(groups) != 3 or not all(groups):
+    raise UserError(f"--groups: want three comma-separated index lists joined by ':' "
+                    f"(A:B:C), e.g. 0,1,2:3,4,5:6,7,8; got {text!r}")
+  return groups
+
+
+def arithmetic(run: Run, rows=4, seed=0, group_size=3, z_from="", groups="", noise=0.25):
+  """Latent arithmetic A - B + C on group means (the DCGAN paper, section 6.3).
+
+  Each row: A's samples and their mean-z image, the same for B and C, then
+  G(mean_A - mean_B + mean_C) and `group_size - 1` copies with uniform noise in
+  [-noise, noise] added to that z. Groups are random unless `z_from` (an .npz
+  written by the grid mode) and `groups` pick the grid's images by index (one row).
+  Conditional G: each group draws one label; the results use C's label.
+  """
+  latent_dim = run.config.latent_dim
+  rng = np.random.default_rng(seed)
+  if z_from:
+    if not os.path.isfile(z_from):
+      raise UserError(f"--z_from: no file {z_from!r}; write one with --mode=grid")
+    saved = np.load(z_from)
+    index = parse_groups(groups)
+    bad = [i for g in index for i in g if not 0 <= i < len(saved["z"])]
+    if bad:
+      raise UserError(f"--groups: indices {bad} out of range for the {len(saved['z'])} z in "
+                      f"{z_from}")
+    zs = [[saved["z"][index_group] for index_group in index]]
+    labels = [[int(saved["labels"][g[0]]) if "labels" in saved and run.num_classes else 0
+               for g in index]]
+  else:
+    zs = [[rng.standard_normal((group_size, latent_dim)).astype(np.float32) for _ in range(3)]
+          for _ in range(rows)]
+    labels = [list(rng.integers(0, max(run.num_classes, 1), 3)) for _ in range(rows)]
+  images = []
+  for (za, zb, zc), (la, lb, lc) in zip(zs, labels):
+    means = [g.mean(axis=0, keepdims=True) for g in (za, zb, zc)]
+    result = means[0] - means[1] + means[2]
+    jitter = rng.uniform(-noise, noise, (len(za) - 1, latent_dim)).astype(np.float32)
+    row_z = np.concatenate([za, means[0], zb, means[1], zc, means[2], result, result + jitter])
+    row_labels = np.repeat([la, lb, lc, lc], [len(za) + 1, len(zb) + 1, len(zc) + 1, len(za)])
+    images.append(generate(run, row_z, row_labels.astype(np.int32)))
+  return _tile(np.concatenate(images), len(images))
+
+
+def _tile(images, rows=None):
+  return images_lib.grid(images_lib.to_uint8(images).numpy(), rows=rows)
+
+
+def write_picture(workdir: Workdir, image, out, tag, step):
+  """uint8 [H, W, C] -> PNG at `out` and a TensorBoard image at `step`. Returns `out`."""
+  images_lib.save_png(image, out)
+  writer = tf.summary.create_file_writer(os.path.join(workdir.tensorboard_dir, "sample"))
+  with writer.as_default():
+    tf.summary.image(tag, image[None], step=step)
+  writer.close()
+  return out
+
+
+def make_picture(options: SampleOptions) -> dict:
+  """Runs one mode and writes its picture. Returns a summary dict (mode, path, step, ...)."""
+  o = options
+  if o.mode not in MODES:
+    raise UserError(f"--mode: got {o.mode!r}; valid: {', '.join(MODES)}")
+  if not o.out.lower().endswith(".png"):
+    raise UserError(f"--out: want a .png file name, got {o.out!r}")
+  if o.num < 0 or o.steps < 2:
+    raise UserError(f"--num must be >= 0 and --steps >= 2, got {o.num} and {o.steps}")
+  summary = dict(mode=o.mode, out=o.out)
+  workdir = Workdir(o.workdir)
+  if o.mode == "curves":
+    checkpoints = workdir.list_checkpoints()
+    step = step_of(checkpoints[0]) if checkpoints else 0
+    image = plots.curves_image(workdir, title=os.path.basename(os.path.normpath(o.workdir)))
+  else:
+    run = inference.load_run(o.workdir, o.checkpoint)
+    step = run.step
+    summary["checkpoint"] = run.checkpoint
+    if o.mode == "grid":
+      image, z, labels = grid(run, o.num or 64, o.seed)
+      npz = os.path.splitext(o.out)[0] + ".npz"
+      np.savez(npz, z=z, **({"labels": labels} if labels is not None else {}))
+      summary["z_file"] = npz  # input of --mode=arithmetic --z_from
+    elif o.mode == "interpolate":
+      image = interpolation(run, o.num or 8, o.steps, o.seed, spherical=not o.lerp)
+      summary["interpolation"] = "linear" if o.lerp else "spherical"
+    elif o.mode == "arithmetic":
+      image = arithmetic(run, o.num or 4, o.seed, z_from=o.z_from, groups=o.groups)
+    else:
+      image = plots.kernels_image(run.discriminator)
+  summary.update(step=step, shape=list(image.shape))
+  write_picture(workdir, image, o.out, f"sample/{o.mode}", step)
+  return summary

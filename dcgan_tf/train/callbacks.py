@@ -1,0 +1,126 @@
+"""Keras callbacks of a training run: step log + TensorBoard scalars, sample grids, checkpoints.
+
+All of them key off `gan.step` (generator steps taken, continuous across
+resumes), never Keras' per-fit batch counter, and write TensorBoard eagerly
+with that explicit step: `tf.summary` inside `train_step` would land at step 1.
+
+Order matters in the callback list: faults.NonFiniteGuard first, Checkpointer
+last, so a step the guard rejects is never saved.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from dcgan_tf import images as images_lib
+from dcgan_tf.gan import log_floats
+from dcgan_tf.train import checkpoints
+from dcgan_tf.workdir import step_of
+
+
+def _lr(optimizer):
+  opt = getattr(optimizer, "inner_optimizer", optimizer)
+  return float(np.ravel(keras.ops.convert_to_numpy(opt.learning_rate))[0])
+
+
+class StepLogger(keras.callbacks.Callback):
+  """Every `every` steps: logs interval means of losses, D(x), D(G(z)), images/s and learning rates."""
+
+  def __init__(self, gan, writer, every, global_batch, total_steps):
+    super().__init__()
+    self.gan, self.writer, self.every = gan, writer, every
+    self.global_batch, self.total_steps = global_batch, total_steps
+    self.last_logged = None
+    self.history = []  # (step, {name: value}) rows, for callers and tests
+
+  def on_train_begin(self, logs=None):
+    self.last_logged = int(self.gan.step.numpy())
+    self.t0 = time.perf_counter()
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self.gan.step.numpy())
+    if step - self.last_logged < self.every and step < self.total_steps:
+      return
+    now = time.perf_counter()
+    values = log_floats(logs)
+    values["images_per_s"] = (step - self.last_logged) * self.global_batch / max(now - self.t0, 1e-9)
+    values["g_lr"] = _lr(self.gan.g_optimizer)
+    values["d_lr"] = _lr(self.gan.d_optimizer)
+    with self.writer.as_default(step=step):
+      for name, value in values.items():
+        tf.summary.scalar(name, value)
+    self.writer.flush()
+    self.history.append((step, values))
+    logging.info("step %d/%d  %s", step, self.total_steps,
+                 "  ".join(f"{k}={v:.4g}" for k, v in values.items()))
+    self.last_logged, self.t0 = step, now
+    # The trackers are running means over the whole fit(); reset them so each logged
+    # value is the mean over its own `every`-step interval, not since step 0.
+    for metric in self.gan.metrics:
+      metric.reset_state()
+
+
+class SampleGrid(keras.callbacks.Callback):
+  """Every `every` steps (and at the end): fixed-noise grid to TensorBoard and samples/*.png."""
+
+  def __init__(self, gan, writer, fixed_noise, fixed_labels, every, sample_dir):
+    super().__init__()
+    self.gan, self.writer, self.every, self.sample_dir = gan, writer, every, sample_dir
+    self.fixed_noise, self.fixed_labels = fixed_noise, fixed_labels
+
+  def write(self):
+    step = int(self.gan.step.numpy())
+    fake = self.gan.generator(self.fixed_noise, self.fixed_labels, training=False)
+    tile = images_lib.grid(images_lib.to_uint8(fake).numpy())
+    with self.writer.as_default(step=step):
+      tf.summary.image("samples", tile[None], step=step)
+    self.writer.flush()
+    path = images_lib.save_png(tile, os.path.join(self.sample_dir, f"step_{step:07d}.png"))
+    return path
+
+  def on_train_batch_end(self, batch, logs=None):
+    if int(self.gan.step.numpy()) % self.every == 0:
+      self.write()
+
+
+class Checkpointer(keras.callbacks.Callback):
+  """Saves a checkpoint every `every` steps (checkpoint number = step), finite ones only.
+
+  Before each save every checkpointed variable is checked: a NaN/Inf trips `guard`
+  instead of being written, so the newest checkpoint is always a good one to roll
+  back to. Write errors raise UserError (one line, older checkpoints kept).
+  """
+
+  def __init__(self, gan, manager, every, guard, variables):
+    super().__init__()
+    self.gan, self.manager, self.every, self.guard = gan, manager, every, guard
+    self.variables = variables  # checkpoints.saved_variables(...)
+    self.last_step, self.last_path = None, None  # newest good checkpoint: saved or restored
+
+  def mark_saved(self, path):
+    """Records a checkpoint the weights already equal (just restored)."""
+    self.last_step, self.last_path = step_of(path), path
+
+  def save(self):
+    """Checkpoint of the current step; None (guard tripped) when anything is non-finite."""
+    if self.guard.tripped:
+      return None
+    step = int(self.gan.step.numpy())
+    if step == self.last_step:
+      return self.last_path  # already saved (or restored) at this step
+    bad = checkpoints.nonfinite_variables(self.variables)
+    if bad:
+      more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+      self.guard.trip(step, f"weights ({bad[0]}{more})")
+      return None
+    self.last_path = checkpoints.save(self.manager, step, previous=self.last_path)
+    self.last_step = step
+    return self.last_path
+
+  def on_train_batch_end(self, batch, logs=None):
+    if int(self.gan.step.numpy()) % self.every == 0:
+      self.save()

@@ -1,0 +1,162 @@
+"""Fault handling of a run: non-finite steps roll back, signals stop cleanly.
+
+  NaN / Inf     NonFiniteGuard stops fit at the first non-finite loss (and the
+                Checkpointer refuses to save non-finite weights); fit_with_rollback
+                restores the last checkpoint, reshuffles the data (data_seed) and goes
+                on, at most --max_rollbacks times in a row, then stops naming the step.
+  SIGINT/TERM   SignalStop lets the current step finish and stops fit; the caller
+                checkpoints that step and does not export (the run is unfinished).
+                A second signal interrupts at once (checkpoint writes are atomic).
+Checkpoints are only ever written from finite variables, so the newest one is
+always a good state to roll back to.
+"""
+
+import math
+import signal
+import threading
+
+import keras
+import numpy as np
+from absl import logging
+
+from dcgan_tf.errors import UserError
+from dcgan_tf.gan import log_floats
+
+
+def data_seed(seed, step, rollbacks):
+  """Shuffle seed of an input pipeline started at generator step `step` after `rollbacks`.
+
+  A fresh run shuffles with --seed itself. A resumed run, or one rolled back after a
+  non-finite step, reseeds: otherwise it would replay the run's first batches (or the
+  batches that led to the NaN). Deterministic, so rerunning a resume sees the same
+  batches. Returns an int in [0, 2**31).
+  """
+  if step == 0 and rollbacks == 0:
+    return seed
+  mixed = np.random.SeedSequence([seed, step, rollbacks]).generate_state(1)[0]
+  return int(mixed) % 2 ** 31
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+  """Stops fit at the first non-finite loss or metric and records the step.
+
+  Keras' Mean trackers average over one fit call, so a single NaN step keeps every
+  later log NaN: checking each step's logs finds the step it happened at.
+  """
+
+  def __init__(self, gan):
+    super().__init__()
+    self.gan = gan
+    self.reset()
+
+  def reset(self):
+    self.step, self.what = None, ""  # step: first bad generator step, None = all finite
+
+  @property
+  def tripped(self):
+    return self.step is not None
+
+  def trip(self, step, what):
+    if not self.tripped:
+      self.step, self.what = step, what
+      logging.warning("Non-finite %s at step %d: stopping to roll back", what, step)
+    self.gan.stop_training = True
+
+  def on_train_batch_end(self, batch, logs=None):
+    bad = sorted(k for k, v in log_floats(logs).items() if not math.isfinite(v))
+    if bad:
+      self.trip(int(self.gan.step.numpy()), "loss (" + ", ".join(bad) + ")")
+
+
+class SignalStop(keras.callbacks.Callback):
+  """SIGINT / SIGTERM: let the current step finish, then stop fit. Use as
+  `with SignalStop() as stop:` around training.
+
+  The first signal only sets `signum`; the previous handlers come back at once, so
+  a second Ctrl-C (or SIGTERM) interrupts immediately, as without this class.
+  Handlers can only be set from the main thread; elsewhere this is a no-op.
+  """
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    super().__init__()
+    self.signum = None  # the signal received, None = keep training
+    self._previous = {}
+
+  @property
+  def signal_name(self):
+    return signal.Signals(self.signum).name if self.signum else None
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+    return self
+
+  def __exit__(self, *exc):
+    self._restore()
+    return False
+
+  def _restore(self):
+    for s, handler in self._previous.items():
+      signal.signal(s, handler)
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    self.signum = signum
+    self._restore()
+    logging.warning("%s received: finishing the current step, then saving a checkpoint "
+                    "(send it again to abort at once)", self.signal_name)
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self.signum is not None:
+      self.model.stop_training = True
+
+
+def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard, checkpointer,
+                      restore, seed, max_rollbacks, stop):
+  """Fits `gan` to `total_steps` generator steps, rolling back on non-finite steps.
+
+  dataset: the pipeline already built with shuffle seed `seed` (--seed); after a
+  resume or a rollback make_dataset(data_seed(...)) builds another. restore() ->
+  the checkpoint path restored (None when there is none). callbacks include guard,
+  checkpointer and stop (a SignalStop). Returns
+  (last checkpoint path, steps run by fit including redone ones, rollbacks).
+  Raises UserError after more than `max_rollbacks` rollbacks in a row without a
+  checkpoint past the failing step, or when there is nothing to roll back to.
+  """
+  trained = 0  # steps run by fit, redone ones included (for images/s)
+  rollbacks = 0  # in this process; each one reseeds the batch order
+  failures, last_bad = 0, -1  # rollbacks in a row without a checkpoint past step last_bad
+  dataset_seed = seed
+  while True:
+    step = int(gan.step.numpy())
+    if step < total_steps and stop.signum is None:
+      shuffle_seed = data_seed(seed, step, rollbacks)
+      if shuffle_seed != dataset_seed:
+        dataset, dataset_seed = make_dataset(shuffle_seed), shuffle_seed
+      gan.fit(dataset, epochs=1, steps_per_epoch=total_steps - step, verbose=0, shuffle=False,
+              callbacks=callbacks)
+      trained += int(gan.step.numpy()) - step
+    path = checkpointer.save()  # None when a variable is non-finite (guard tripped)
+    if not guard.tripped:
+      return path, trained, rollbacks
+    failures = 1 if checkpointer.last_step > last_bad else failures + 1
+    last_bad = guard.step
+    if failures > max_rollbacks:
+      raise UserError(
+          f"non-finite {guard.what} at step {guard.step}; stopped after {failures - 1} "
+          f"rollback(s) in a row (--max_rollbacks={max_rollbacks}). The last good checkpoint "
+          f"{checkpointer.last_path} is kept: lower --g_lr/--d_lr or change --seed, then rerun "
+          "to resume from it")
+    restored = restore()
+    if restored is None:
+      raise UserError(f"non-finite {guard.what} at step {guard.step} and no checkpoint left to "
+                      "roll back to")
+    checkpointer.mark_saved(restored)
+    rollbacks += 1
+    logging.warning("Non-finite %s at step %d: rolled back to %s (rollback %d in a row of at "
+                    "most %d), reshuffling the data", guard.what, guard.step, restored, failures,
+                    max_rollbacks)
+    guard.reset()

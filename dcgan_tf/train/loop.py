@@ -1,0 +1,133 @@
+"""train(config, workdir): data, models, strategy, compile, restore, fit, checkpoint, export.
+
+Flow: Config -> strategy and precision -> workdir checks -> tf.data pipeline ->
+compiled GAN (build.py) -> restore the newest checkpoint -> fit with callbacks
+(callbacks.py) under fault handling (faults.py) -> final checkpoint, sample grid,
+SavedModel (export/). Rerunning with the same workdir resumes.
+
+Faults (faults.py, checkpoints.py, workdir.py):
+  kill -9           checkpoints are written atomically; a rerun resumes from the newest
+                    readable one (falling back past damaged ones).
+  SIGINT/SIGTERM    the current step finishes, a checkpoint is written, the summary says
+                    `interrupted` (no export: the run is unfinished).
+  NaN / Inf         never checkpointed or exported: roll back to the last checkpoint with a
+                    reseeded batch order, at most --max_rollbacks times in a row.
+  bad workdir       conflicting config refused (or moved aside with overwrite=True);
+                    unwritable checkpoints: UserError, older checkpoints intact.
+"""
+
+import json
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from dcgan_tf import config as config_lib
+from dcgan_tf import data as data_lib
+from dcgan_tf import devices
+from dcgan_tf import images
+from dcgan_tf import models
+from dcgan_tf.errors import UserError
+from dcgan_tf.export import savedmodel
+from dcgan_tf.train import build, callbacks, checkpoints, distribute, faults
+from dcgan_tf.workdir import Workdir
+
+
+def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
+          extra_callbacks=()) -> dict:
+  """Trains (or resumes) to the run's total steps, then checkpoints, samples and exports.
+
+  overwrite: start afresh even if `workdir` holds a run; the old run is renamed to
+  WORKDIR.old-<time> (Workdir.move_aside), never deleted. extra_callbacks: Keras
+  callbacks run before the others each step (e.g. fault injection in tests).
+  Returns a summary dict: step, start_step, total_steps, wall_s, images_per_s, paths,
+  rollbacks (non-finite recoveries) and interrupted (signal name, or None).
+  Raises UserError for bad input and when the run cannot go on.
+  """
+  config_lib.validate(config)
+  run_dir = Workdir(workdir)
+  t_start = time.perf_counter()
+  # The strategy first: MultiWorkerMirroredStrategy must exist before TF runs any op.
+  # Only the chief writes the run's folder (run_dir); other workers write everything
+  # to a throwaway folder (TF's multi-worker guide) and restore from run_dir.
+  strategy = distribute.get_strategy(config.strategy)
+  out = Workdir(distribute.write_dir(strategy, workdir))
+  out.start(config, overwrite)
+  keras.utils.set_random_seed(config.seed)
+  policy = devices.set_precision(config.precision)
+
+  def make_input(seed=None):
+    """(dataset, Source); seed: shuffle seed, None = --seed (see faults.data_seed). One
+    pipeline per worker, reading its shard and batching per replica."""
+    return distribute.distributed_dataset(strategy, lambda ctx: data_lib.make_dataset(
+        config, batch_size=config.batch_size, seed=seed, input_context=ctx), config.batch_size)
+
+  dataset, source = make_input()
+  num_classes = models.conditional_classes(config, source.num_classes)
+  config = config.replace(num_classes=num_classes) if num_classes else config
+  steps = build.total_steps(config, source.num_examples)
+  out.save_config(config)
+  config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True)
+  logging.info("Config (precision policy %s, conv_impl %s):\n%s", policy,
+               devices.resolve_conv_impl(config.conv_impl), config_text)
+
+  gan, fixed_noise = build.build_gan(config, num_classes, strategy, policy)
+  ckpt = checkpoints.make_checkpoint(gan, fixed_noise)
+  manager = checkpoints.make_manager(ckpt, out, config.keep_checkpoints)
+  # Every worker restores the chief's checkpoints (run_dir must be on a shared filesystem).
+  restored = checkpoints.restore_latest(ckpt, run_dir)
+  start_step = int(gan.step.numpy())
+  if restored:
+    logging.info("Resumed from %s at step %d of %d", restored, start_step, steps)
+  np.save(out.fixed_noise_path, fixed_noise.numpy())
+
+  writer = tf.summary.create_file_writer(out.tensorboard_dir)
+  with writer.as_default(step=start_step):
+    tf.summary.text("config", "```\n" + config_text + "\n```")
+  guard = faults.NonFiniteGuard(gan)
+  sampler = callbacks.SampleGrid(gan, writer, fixed_noise,
+                                 images.grid_labels(config.num_grid_samples, num_classes),
+                                 config.sample_every, out.samples_dir)
+  checkpointer = callbacks.Checkpointer(gan, manager, config.checkpoint_every, guard,
+                                        checkpoints.saved_variables(gan, fixed_noise))
+  if restored:
+    checkpointer.mark_saved(restored)
+  else:
+    # Step 0: a good state to roll back to before the first period; and an unwritable
+    # disk fails now, not at the first checkpoint hours later.
+    checkpointer.save()
+  if start_step >= steps:
+    logging.info("Already at step %d of %d: nothing to train", start_step, steps)
+
+  t_fit = time.perf_counter()
+  with faults.SignalStop() as stop:
+    ckpt_path, trained, rollbacks = faults.fit_with_rollback(
+        gan, steps, dataset, lambda seed: make_input(seed)[0],
+        list(extra_callbacks) + [guard, callbacks.StepLogger(
+            gan, writer, config.log_every, config.batch_size, steps), sampler, checkpointer, stop],
+        guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
+        config.max_rollbacks, stop)
+  fit_s = time.perf_counter() - t_fit
+  final_step = int(gan.step.numpy())
+  summary = dict(step=final_step, start_step=start_step, total_steps=steps, checkpoint=ckpt_path,
+                 samples=sampler.write(), policy=policy, rollbacks=rollbacks,
+                 interrupted=stop.signal_name,
+                 images_per_s=trained * config.batch_size / max(fit_s, 1e-9))
+  if stop.signum is not None:
+    # No export: the run is unfinished, and a scheduler's SIGTERM grace period is short.
+    logging.warning("Stopped by %s at step %d of %d; checkpoint %s. Rerun the same command to "
+                    "resume (the export happens when the run completes)", stop.signal_name,
+                    final_step, steps, ckpt_path)
+  elif config.export:
+    bad = checkpoints.nonfinite_variables(gan.generator.variables)
+    if bad:  # the final checkpoint was checked too: belt and braces before publishing
+      raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step "
+                      f"{final_step}")
+    summary["saved_model"] = savedmodel.export_generator(gan.generator, out.saved_model_dir, config,
+                                                         num_classes)
+  summary["wall_s"] = time.perf_counter() - t_start
+  distribute.cleanup_write_dir(out.path, workdir)  # a non-chief's throwaway folder
+  logging.info("Done: %s", json.dumps(summary))
+  return summary

@@ -1,0 +1,224 @@
+"""The run folder: its layout, its config.json, conflicting reruns, and which checkpoint.
+
+Everything a run produces lives in one workdir, so a run can be resumed,
+evaluated, sampled or exported from the workdir alone:
+
+  config.json          the effective Config (what `train` resumes, the others rebuild from)
+  checkpoints/         ckpt-STEP.{index,data-*} + TensorFlow's `checkpoint` state file
+  fixed_noise.npy      z of the sample grids (also inside every checkpoint)
+  samples/             step_NNNNNNN.png fixed-noise grids
+  tensorboard/         training scalars, sample images, the config; eval/ and sample/ below it
+  eval/                step_NNNNNNN.json evaluation results
+  saved_model/         the exported generator (on completion)
+
+Train, evaluate, sample and export all reach these through `Workdir`.
+"""
+
+import json
+import os
+import re
+import time
+from typing import List, Optional
+
+from absl import logging
+
+from dcgan_tf import atomic
+from dcgan_tf import config as config_lib
+from dcgan_tf.errors import UserError
+
+CHECKPOINT_NAME = "ckpt"  # checkpoint file prefix: ckpt-STEP, STEP = generator steps taken
+
+
+def default_path(config: config_lib.Config) -> str:
+  """runs/<dataset>-<variant> (the dataset name made file-safe)."""
+  name = config.dataset.replace(":", "_").replace("/", "_").strip("_")
+  return os.path.join("runs", f"{name}-{config.variant}")
+
+
+def step_of(path) -> int:
+  """.../ckpt-123 -> 123; -1 when the name carries no step."""
+  match = re.search(r"-(\d+)$", os.path.basename(path or ""))
+  return int(match.group(1)) if match else -1
+
+
+class Workdir:
+  """One run folder (see the module docstring). Creating the object touches nothing."""
+
+  def __init__(self, path: str):
+    if not path:
+      raise UserError("--workdir: empty; give a folder for checkpoints and samples")
+    self.path = path
+
+  def __str__(self):
+    return self.path
+
+  def join(self, *parts) -> str:
+    return os.path.join(self.path, *parts)
+
+  @property
+  def config_path(self):
+    return self.join("config.json")
+
+  @property
+  def checkpoint_dir(self):
+    return self.join("checkpoints")
+
+  @property
+  def tensorboard_dir(self):
+    return self.join("tensorboard")
+
+  @property
+  def samples_dir(self):
+    return self.join("samples")
+
+  @property
+  def eval_dir(self):
+    return self.join("eval")
+
+  @property
+  def saved_model_dir(self):
+    return self.join("saved_model")
+
+  @property
+  def fixed_noise_path(self):
+    return self.join("fixed_noise.npy")
+
+  # ------------------------------------------------------------------ config
+
+  def saved_config(self) -> Optional[config_lib.Config]:
+    """The run's config.json, or None when there is none yet."""
+    if not os.path.isfile(self.config_path):
+      return None
+    try:
+      with open(self.config_path) as f:
+        return config_lib.Config.from_dict(json.load(f))
+    except (ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+      raise UserError(f"--workdir: {self.config_path} is unreadable ({e}); fix or delete it, or "
+                      "use --overwrite to start afresh") from None
+
+  def load_config(self) -> config_lib.Config:
+    """config.json of a trained run (for evaluate, sample and export)."""
+    config = self.saved_config()
+    if config is None:
+      raise UserError(f"--workdir: {self.config_path} not found; is {self.path!r} a training "
+                      "workdir?")
+    return config
+
+  def _refuse_conflict(self, saved, config):
+    conflicts = config_lib.identity_conflicts(saved, config)
+    if conflicts:
+      name, old, new = conflicts[0]
+      raise UserError(f"--{name}: {self.path} was trained with {name}={old!r}, not {new!r}; "
+                      f"use another --workdir (or --overwrite to start afresh)")
+
+  def start(self, config: config_lib.Config, overwrite: bool = False) -> None:
+    """Before any data is read: refuses a workdir trained with other identity fields
+    (with overwrite, moves the old run aside instead: nothing is deleted) and an
+    existing workdir or checkpoint folder that cannot be written. Creates nothing.
+
+    num_classes may still be 0 here (taken from the dataset later): save_config
+    checks it again once it is known.
+    """
+    if os.path.exists(self.path) and not os.path.isdir(self.path):
+      raise UserError(f"--workdir: {self.path!r} is a file, not a folder")
+    if overwrite and os.path.isdir(self.path) and os.listdir(self.path):
+      logging.warning("--overwrite: moved the previous run in %s to %s", self.path,
+                      self.move_aside())
+    saved = self.saved_config()
+    if saved is not None:
+      self._refuse_conflict(saved, config.replace(
+          num_classes=config.num_classes or saved.num_classes))
+    for folder in (self.path, self.checkpoint_dir):
+      if os.path.isdir(folder):
+        check_writable(folder)
+
+  def save_config(self, config: config_lib.Config) -> None:
+    """Creates the workdir, refuses a conflicting saved config, writes config.json."""
+    try:
+      os.makedirs(self.path, exist_ok=True)
+    except OSError as e:
+      raise UserError(f"--workdir: cannot create {self.path!r}: {e.strerror}") from None
+    saved = self.saved_config()
+    if saved is not None:
+      self._refuse_conflict(saved, config)
+    try:
+      atomic.write_text(self.config_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    except OSError as e:
+      raise UserError(f"--workdir: cannot write {self.config_path}: {e.strerror}") from None
+
+  def move_aside(self) -> str:
+    """Renames the workdir to WORKDIR.old-YYYYmmdd-HHMMSS[-N]; returns the new path."""
+    base = os.path.normpath(self.path) + time.strftime(".old-%Y%m%d-%H%M%S")
+    target, n = base, 1
+    while os.path.exists(target):
+      n += 1
+      target = f"{base}-{n}"
+    try:
+      os.rename(self.path, target)
+    except OSError as e:
+      raise UserError(f"--overwrite: cannot move {self.path!r} aside to {target!r}: "
+                      f"{e.strerror}; move or delete it yourself") from None
+    return target
+
+  # ------------------------------------------------------------- checkpoints
+
+  def checkpoint_prefix(self, step: int) -> str:
+    return os.path.join(self.checkpoint_dir, f"{CHECKPOINT_NAME}-{step}")
+
+  def list_checkpoints(self) -> List[str]:
+    """Checkpoint prefixes with an .index file, newest (highest step) first.
+
+    The folder is listed, not only TensorFlow's state file: that may be missing,
+    garbled, or name files that were deleted (warned about here).
+    """
+    import tensorflow as tf  # here: the entry points import this module before TensorFlow
+    directory = self.checkpoint_dir
+    if not os.path.isdir(directory):
+      return []
+    pattern = re.escape(CHECKPOINT_NAME) + r"-\d+\.index"
+    on_disk = {os.path.join(directory, f[:-len(".index")]) for f in os.listdir(directory)
+               if re.fullmatch(pattern, f)}
+    try:
+      state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # noqa: BLE001 - a garbled state file: the folder listing is the truth
+      state = None
+    listed = {os.path.join(directory, os.path.basename(p))
+              for p in (state.all_model_checkpoint_paths if state else [])}
+    for path in sorted(listed - on_disk, key=step_of):
+      logging.warning("Checkpoint %s is listed in %s but its files are missing; skipping it",
+                      path, os.path.join(directory, "checkpoint"))
+    return sorted(on_disk, key=step_of, reverse=True)
+
+  def checkpoint(self, which: str = "") -> str:
+    """'' -> the newest checkpoint; 'N' -> ckpt-N; anything else: a checkpoint path prefix.
+
+    Raises UserError naming --workdir (no checkpoint yet) or --checkpoint (no such
+    checkpoint, with the available ones).
+    """
+    available = self.list_checkpoints()
+    if not which:
+      if not available:
+        raise UserError(f"--workdir: no checkpoint in {self.checkpoint_dir}; train first")
+      return available[0]
+    path = self.checkpoint_prefix(int(which)) if re.fullmatch(r"\d+", which) else which
+    if not os.path.isfile(path + ".index"):
+      names = ", ".join(os.path.basename(p) for p in available) or "none"
+      raise UserError(f"--checkpoint: no checkpoint {path!r}; available in "
+                      f"{self.checkpoint_dir}: {names} (give a step number or a path)")
+    return path
+
+
+def check_writable(directory: str) -> None:
+  """Writes and removes a file in the existing `directory`, or raises UserError naming it.
+
+  A resumed run calls it at start: a read-only or full disk is reported before the
+  data is loaded, not at the first checkpoint hours later.
+  """
+  probe = os.path.join(directory, ".write_probe")
+  try:
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise UserError(f"--workdir: cannot write to {directory}: {e.strerror} (read-only or full "
+                    "disk?); nothing in it was changed") from None
