@@ -91,11 +91,11 @@ def verify(path: str, config: Config, num_classes: int = 0):
   """Loads the SavedModel and calls both signatures once; raises if anything is off."""
   loaded = tf.saved_model.load(path)
   z = tf.zeros([2, config.latent_dim], tf.float32)
-  seeded = dict(num=tf.constant(2), seed=tf.constant(0, tf.int64))
-  labels = dict(labels=tf.zeros([2], tf.int32)) if num_classes else {}
-  label = dict(label=tf.constant(0)) if num_classes else {}
-  out = loaded.signatures["serving_default"](z=z, **labels)["images"]
-  gen = loaded.signatures["generate"](**seeded, **label)["images"]
+  serve, generate = dict(z=z), dict(num=tf.constant(2), seed=tf.constant(0, tf.int64))
+  if num_classes:  # the conditional signatures take labels (a signature has no optional input)
+    serve["labels"], generate["label"] = tf.zeros([2], tf.int32), tf.constant(0)
+  out = loaded.signatures["serving_default"](**serve)["images"]
+  gen = loaded.signatures["generate"](**generate)["images"]
   expected = (2, config.image_size, config.image_size, config.channels)
   for name, t in (("serving_default", out), ("generate", gen)):
     if t.dtype != tf.uint8 or tuple(t.shape) != expected:

@@ -45,11 +45,10 @@ def d_features(discriminator, images, layers="all", batch_size=256, label=0):
   """
   if layers not in LAYER_CHOICES:
     raise UserError(f"--svm_features: got {layers!r}; valid: {', '.join(LAYER_CHOICES)}")
-  conditional = bool(getattr(discriminator, "num_classes", 0))
   out = []
   for start in range(0, len(images), batch_size):
     batch = np.asarray(images[start:start + batch_size], np.float32)
-    labels = np.full([len(batch)], label, np.int32) if conditional else None
+    labels = np.full([len(batch)], label, np.int32)  # unconditional Ds ignore them
     maps = discriminator.features(batch, labels, training=False)
     maps = maps[-1:] if layers == "last" else maps
     # Conv maps [B, H, W, C] are pooled to 4x4; dense features [B, F] (the MLP D) pass as is.
