@@ -25,9 +25,10 @@ def tiny(**overrides) -> Config:
   return Config(**base)
 
 
-@pytest.fixture
-def tiny_config():
-  return tiny
+def tiny_flags(**overrides):
+  """Command-line flags for tiny(**overrides): every field that differs from Config()."""
+  config, default = tiny(**overrides), Config()
+  return [f"--{k}={v}" for k, v in config.to_dict().items() if v != getattr(default, k)]
 
 
 def run_module(module, *args, cwd=REPO, timeout=300, env=None):

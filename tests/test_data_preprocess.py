@@ -142,3 +142,42 @@ def test_augment_is_seeded_per_image_and_graph_equal():
     assert np.array_equal(out, src) or np.array_equal(out, src[:, ::-1])
   single = pp.augment(images[0], seed, flip=True, mnist=True)
   assert single.shape == images[0].shape
+
+
+def _pil_reference(photo, size, crop=0):
+  """An independent computation with PIL: optional central crop, shorter side resized to
+  `size` (PIL's bilinear, which widens its support when shrinking), central square."""
+  image = Image.fromarray(photo)
+  if crop:
+    w, h = image.size
+    left, top = (w - crop) // 2, (h - crop) // 2
+    image = image.crop((left, top, left + crop, top + crop))
+  w, h = image.size
+  scale = size / min(w, h)
+  nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+  resized = np.asarray(image.resize((nw, nh), Image.BILINEAR))
+  top, left = (nh - size) // 2, (nw - size) // 2
+  return resized[top:top + size, left:left + size]
+
+
+@pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_prepare_matches_pil_on_real_photos(name, size):
+  """scikit-learn's bundled 427x640 photos: resize + center crop within one level of PIL's,
+  RGB and (ITU-R 601 luma) grayscale."""
+  from sklearn.datasets import load_sample_image
+  photo = load_sample_image(name)
+  ours = pp.prepare(photo, size, 3).numpy()
+  assert ours.shape == (size, size, 3) and ours.dtype == np.uint8
+  assert np.abs(ours.astype(int) - _pil_reference(photo, size)).max() <= 1
+  gray = np.asarray(Image.fromarray(photo).convert("L"))
+  ours_gray = pp.prepare(photo, size, 1).numpy()[..., 0]
+  assert np.abs(ours_gray.astype(int) - _pil_reference(gray, size)).max() <= 1
+
+
+def test_celeba_crop_matches_pil():
+  """--center_crop=108 of a 178x218 image (the aligned CelebA size), then 64x64."""
+  from sklearn.datasets import load_sample_image
+  photo = load_sample_image("china.jpg")[100:318, 200:378]  # 218 rows x 178 columns
+  ours = pp.prepare(photo, 64, 3, crop=108).numpy()
+  assert np.abs(ours.astype(int) - _pil_reference(photo, 64, crop=108)).max() <= 1

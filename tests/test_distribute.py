@@ -99,7 +99,9 @@ def test_multiworker_trains_checkpoints_exports(tmp_path):
     temp = tmp_path / f"tmp{index}"  # where a worker's throwaway write_dir goes
     temp.mkdir()
     temps.append(temp)
+    # CUDA_VISIBLE_DEVICES="": two workers on one host must not both claim its GPU's memory.
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(temp),
+               CUDA_VISIBLE_DEVICES="",
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker",
                                                                   "index": index}}))
     procs.append(subprocess.Popen([sys.executable, "-m", "dcgan_tf.train", *flags], cwd=REPO,
@@ -177,6 +179,9 @@ def test_global_batch_must_split_evenly():
 def _mirrored_main(outdir):
   """One device, then MirroredStrategy on two logical CPUs, on the same tiny run."""
   import tensorflow as tf
+  # Two replicas on any machine: the CPU split in two, GPUs hidden (a one-GPU host would
+  # otherwise mirror over its single GPU).
+  tf.config.set_visible_devices([], "GPU")
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
   from dcgan_tf.train import distribute, loop

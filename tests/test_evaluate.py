@@ -47,10 +47,9 @@ def test_all_offline_metrics_in_process(workdir, options, tmp_path):
   m = results["metrics"]
   assert results["step"] == 2 and results["checkpoint"].endswith("ckpt-2")
   assert set(m) == {"swd", "fid", "kid", "is", "svm", "realfake"}
-  assert m["fid"]["value"] >= 0 and m["fid"]["feature_extractor"].startswith("classifier:digits")
-  assert 0 <= m["realfake"]["value"] <= 1 and m["realfake"]["ideal"] == 0.5
+  assert m["fid"]["feature_extractor"].startswith("classifier:digits")
+  assert m["realfake"]["ideal"] == 0.5 and m["realfake"]["test"] == 48  # half of 2 x 48 images
   assert set(m["swd"]["levels"]) == {"32", "16"}
-  assert 1 <= m["is"]["value"] <= 10
   assert [r["method"] for r in m["svm"]["rows"]][:2] == ["LinearSVC on D (trained) features",
                                                           "LinearSVC on D (random init) features"]
   saved = json.load(open(os.path.join(workdir, "eval", "step_0000002.json")))
@@ -67,15 +66,40 @@ def test_all_offline_metrics_in_process(workdir, options, tmp_path):
   assert again["metrics"]["fid"]["value"] == pytest.approx(m["fid"]["value"], rel=1e-5)
 
 
-def test_inception_metrics_code_path_with_random_weights(workdir, options, tmp_path):
+def _small_inception(calls):
+  """A stand-in for keras.applications.InceptionV3: the same input size, an `avg_pool` layer
+  and 1000 logits, a few hundred weights. Records the `weights` it is asked to load."""
+  import keras
+
+  def build(weights=None, classifier_activation=None):
+    calls.append(weights)
+    inputs = keras.Input((299, 299, 3))
+    h = keras.layers.Conv2D(8, 16, strides=16, activation="relu")(inputs)
+    h = keras.layers.GlobalAveragePooling2D(name="avg_pool")(h)
+    assert weights is None or os.path.isfile(weights), weights  # a file: never a download
+    return keras.Model(inputs, keras.layers.Dense(1000)(h))
+  return build
+
+
+def test_inception_metrics_load_weights_from_the_keras_cache(workdir, options, tmp_path,
+                                                             monkeypatch):
+  """--feature_extractor=inception with weights from the Keras cache (never a download):
+  299x299 inputs, avg_pool features for FID/KID, 1000 logits for IS."""
+  import keras
   from dcgan_tf.evaluate import evaluator
+  from dcgan_tf.evaluate.metrics import extractors
+  calls = []
+  monkeypatch.setattr(keras.applications, "InceptionV3", _small_inception(calls))
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+  cached = extractors.keras_cache_path()
+  os.makedirs(os.path.dirname(cached))
+  open(cached, "wb").close()  # stands in for the downloaded weights file
   results = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="fid,kid,is",
-                                       num_samples=4, inception_weights="random"))
-  # 299x299 resize, 2048-d pool features (FID/KID) and 1000 logits (IS) of InceptionV3.
+                                       num_samples=8))
+  assert calls == [cached]  # the cache file, by path
   for name in ("fid", "kid", "is"):
     assert np.isfinite(results["metrics"][name]["value"])
-    assert "random_init" in results["metrics"][name]["feature_extractor"]
-  assert 1 <= results["metrics"]["is"]["value"] <= 1000
+    assert results["metrics"][name]["feature_extractor"] == "inception_v3_keras_imagenet"
 
 
 def test_cli_prints_one_json_object_for_an_older_checkpoint(workdir, tmp_path):
@@ -121,3 +145,35 @@ def test_conditional_generator_is_evaluated_with_uniform_labels(tmp_path, option
   assert set(labels) == set(range(10)) and max(np.bincount(labels)) < 140
   results = evaluator.evaluate(options(tmp_path / "cache", workdir=workdir, metrics="swd,svm"))
   assert results["variant"] == "cdcgan" and results["metrics"]["svm"]["value"] > 0.3
+
+
+def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp_path,
+                                                           monkeypatch):
+  """Known answers through evaluate(): a "generator" that returns held-out real digits, and
+  one that repeats a single real image (total mode collapse)."""
+  from dcgan_tf.evaluate import context, evaluator
+  n = 400
+  config = tiny()
+  real = context.load_images(config, n, seed=0)[0]  # what Context.real draws (--seed=0)
+  held_out = context.load_images(config.replace(seed=1), 1797, seed=1)[0]
+  real_set = {im.tobytes() for im in real}
+  held_out = np.stack([im for im in held_out if im.tobytes() not in real_set][:n])
+  assert len(held_out) == n
+  results = {}
+  for name, fake in (("perfect", held_out), ("collapsed", np.repeat(held_out[:1], n, 0))):
+    monkeypatch.setattr(context.Context, "fake", property(lambda self, fake=fake: fake))
+    results[name] = evaluator.evaluate(options(
+        tmp_path, workdir=workdir, metrics="fid,kid,is,swd,realfake", num_samples=n,
+        feature_extractor="classifier", classifier_examples=1797, classifier_epochs=12,
+        realfake_epochs=3))["metrics"]
+  perfect, collapsed = results["perfect"], results["collapsed"]
+  assert perfect["is"]["classifier_held_out_accuracy"] > 0.8  # features worth trusting
+  assert perfect["fid"]["value"] < 0.05 * collapsed["fid"]["value"]
+  assert collapsed["fid"]["value"] > 10
+  assert abs(perfect["kid"]["value"]) < 0.01 * collapsed["kid"]["value"]  # unbiased: ~0 +- noise
+  assert 0.35 <= perfect["realfake"]["value"] <= 0.65  # chance: cannot tell them apart
+  assert collapsed["realfake"]["value"] > 0.9
+  assert perfect["is"]["value"] == pytest.approx(perfect["is"]["real_data_value"], rel=0.15)
+  assert perfect["is"]["value"] > 5 and collapsed["is"]["value"] < 1.2
+  assert perfect["is"]["classes_covered"] == 10 and collapsed["is"]["classes_covered"] == 1
+  assert perfect["swd"]["value"] < 0.5 * collapsed["swd"]["value"]

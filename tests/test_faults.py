@@ -27,18 +27,11 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, tiny
+from conftest import REPO, tiny, tiny_flags
 from nan_injection import InjectNaN
 from dcgan_tf.errors import UserError
 
 BASE_STEPS, BASE_EVERY = 4, 2
-
-
-def tiny_flags(**overrides):
-  """Command-line flags for tiny(**overrides): every field that differs from Config()."""
-  from dcgan_tf.config import Config
-  config, default = tiny(**overrides), Config()
-  return [f"--{k}={v}" for k, v in config.to_dict().items() if v != getattr(default, k)]
 
 
 class Training:
@@ -222,6 +215,12 @@ def test_sigterm_checkpoints_the_current_step_and_does_not_export(tmp_path):
   assert step >= 3 and ckpt(workdir, step) in line
   assert counters(ckpt(workdir, step)) == (step, step, step)
   assert not os.path.exists(os.path.join(workdir, "saved_model")), "an interrupted run exported"
+  # Rerun: resumes at that step, completes and exports.
+  from dcgan_tf.train import loop
+  summary = loop.train(tiny(train_steps=step + 2, checkpoint_every=1000, export=True), workdir)
+  assert summary["start_step"] == step and summary["step"] == step + 2
+  assert not summary["interrupted"] and os.path.isfile(
+      os.path.join(workdir, "saved_model", "saved_model.pb"))
 
 
 def test_signal_stop_finishes_the_step_then_restores_handlers():

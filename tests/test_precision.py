@@ -32,7 +32,7 @@ def _finite_logs(logs):
 
 @pytest.mark.parametrize("precision,compute,loss_scaled", [
     ("mixed_float16", "float16", True), ("mixed_bfloat16", "bfloat16", False)])
-def test_mixed_step_on_cpu(precision, compute, loss_scaled):
+def test_mixed_step(precision, compute, loss_scaled):
   gan, config, (real, labels) = _gan(precision)
   g, d = gan.generator, gan.discriminator
   assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaled
@@ -85,16 +85,36 @@ def test_loss_scale_shrinks_and_skips_on_overflow():
     np.testing.assert_array_equal(before, v.numpy())
 
 
-def test_auto_precision_on_this_cpu():
-  # No GPU/TPU here: auto keeps float32 (bfloat16 measured slower or equal on CPUs).
-  assert devices.resolve_precision("auto") == "float32"
-  assert devices.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+@pytest.mark.parametrize("gpu,tpu,expected", [(False, False, "float32"),
+                                              (True, False, "mixed_float16"),
+                                              (False, True, "mixed_bfloat16")])
+def test_auto_precision_follows_the_devices(monkeypatch, gpu, tpu, expected):
+  """Each branch of --precision=auto, on any machine (the device lists are stubbed)."""
+  monkeypatch.setattr(devices, "has_gpu", lambda: gpu)
+  monkeypatch.setattr(tf.config, "list_logical_devices",
+                      lambda kind=None: ["tpu"] if tpu and kind == "TPU" else [])
+  assert devices.resolve_precision("auto") == expected
+  assert devices.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"  # explicit wins
+  assert devices.resolve_conv_impl("auto") == ("keras" if gpu else "subpixel")
+  assert devices.resolve_conv_impl("keras") == "keras"
+
+
+def test_xla_auto_follows_the_devices(monkeypatch):
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  assert devices.resolve_jit_compile("auto", strategy) is False  # no XLA under a strategy
+  assert devices.resolve_jit_compile("on", strategy) is True  # forced: the user's call
+  assert devices.resolve_jit_compile("off") is False
+  cpu, gpu = tf.config.PhysicalDevice("/cpu:0", "CPU"), tf.config.PhysicalDevice("/gpu:0", "GPU")
+  monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [cpu])
+  assert devices.resolve_jit_compile("auto", tf.distribute.get_strategy()) is True
+  monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [cpu, gpu])
+  assert devices.resolve_jit_compile("auto", tf.distribute.get_strategy()) == "auto"  # Keras'
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
-def test_xla_step_is_the_cpu_default(precision):
-  """--jit_compile=auto compiles the whole step with XLA on one CPU device, under every policy."""
-  gan, config, _ = _gan(precision, jit_compile="auto")
+def test_xla_step_under_every_policy(precision):
+  """The whole step compiles with XLA (--jit_compile=on) and trains under every policy."""
+  gan, config, _ = _gan(precision, jit_compile="on")
   assert gan.jit_compile is True
   ds, _ = data.make_dataset(config)
   gan.make_train_function()
@@ -107,9 +127,17 @@ def test_xla_step_is_the_cpu_default(precision):
              for b, v in zip(before, gan.generator.trainable_variables))
 
 
-def test_xla_off_under_a_strategy():
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-  assert devices.resolve_jit_compile("auto", strategy) is False
-  assert devices.resolve_jit_compile("auto", tf.distribute.get_strategy()) is True
-  assert devices.resolve_jit_compile("on", strategy) is True  # forced: the user's call
-  assert devices.resolve_jit_compile("off") is False
+def test_mixed_precision_through_the_training_function(tmp_path):
+  """train() end to end under a mixed policy: mixed_bfloat16 everywhere, and mixed_float16
+  (loss-scaled) where a GPU exists; variables stay float32, the export is uint8."""
+  from dcgan_tf.train import loop
+  precision = "mixed_float16" if devices.has_gpu() else "mixed_bfloat16"
+  summary = loop.train(tiny(precision=precision, train_steps=3, checkpoint_every=2,
+                            export=True), str(tmp_path / "run"))
+  assert summary["policy"] == precision and summary["step"] == 3
+  reader = tf.train.load_checkpoint(summary["checkpoint"])
+  kernel = reader.get_tensor("generator/up1/deconv/kernel/.ATTRIBUTES/VARIABLE_VALUE")
+  assert kernel.dtype == np.float32 and np.all(np.isfinite(kernel))
+  images = tf.saved_model.load(summary["saved_model"]).signatures["generate"](
+      num=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
+  assert images.dtype == tf.uint8 and images.shape == (2, 32, 32, 1)

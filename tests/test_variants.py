@@ -7,6 +7,8 @@ data as one class. Options: optimizer per network, label smoothing, k D steps.
 User errors are UserErrors naming the flag.
 """
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -205,3 +207,31 @@ def test_num_classes_must_match_a_labelled_dataset():
     models.conditional_classes(tiny(variant="cdcgan", num_classes=3), 10)
   with pytest.raises(UserError, match="--variant: got 'wgan'; valid: gan, dcgan"):
     models.build_models(tiny(variant="wgan"))
+
+
+# ------------------------------------------------------------------ through the CLI
+
+@pytest.mark.parametrize("variant", ["gan", "dcgan", "cdcgan", "sngan"])
+def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp_path):
+  """`python -m dcgan_tf.train --variant=V`: 2 steps with checkpoints, a rerun resumes to 3
+  and exports; the export serves and `sample` draws from the checkpoint."""
+  from conftest import run_module, tiny_flags
+  from dcgan_tf.sample import pictures
+  workdir = str(tmp_path / "run")
+  flags = tiny_flags(variant=variant, checkpoint_every=1, mlp_units=60, maxout_pieces=5)
+  first = run_module("dcgan_tf.train", f"--workdir={workdir}", *flags, "--train_steps=2")
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert "Trained to step 2" in first.stdout
+  assert not os.path.exists(os.path.join(workdir, "saved_model"))  # tiny(): export=False
+  second = run_module("dcgan_tf.train", f"--workdir={workdir}", *flags, "--train_steps=3",
+                      "--export=true")
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "Resumed from" in second.stderr and "ckpt-2 at step 2 of 3" in second.stderr
+  served = tf.saved_model.load(os.path.join(workdir, "saved_model"))
+  signature = served.signatures["generate"]
+  extra = {"label": tf.constant(1)} if variant == "cdcgan" else {}
+  images = signature(num=tf.constant(2), seed=tf.constant(0, tf.int64), **extra)["images"]
+  assert images.dtype == tf.uint8 and images.shape == (2, 32, 32, 1)
+  summary = pictures.make_picture(pictures.SampleOptions(
+      workdir=workdir, mode="grid", out=str(tmp_path / "grid.png"), num=4))
+  assert summary["step"] == 3 and summary["shape"] == [70, 70, 1]

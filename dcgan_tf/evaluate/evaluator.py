@@ -110,9 +110,15 @@ def metric_kid(ctx):
 
 
 def metric_is(ctx):
-  mean, std = is_lib.inception_score(ctx.fake_features[1])
-  real, _ = is_lib.inception_score(ctx.real_features[1])
-  return _with_extractor(ctx, dict(value=mean, std=std, real_data_value=real))
+  """Inception score of the fakes (real_data_value: of the real images) and the number of
+  classes the extractor's argmax covers among them (a collapsed G covers one)."""
+  fake_logits, real_logits = ctx.fake_features[1], ctx.real_features[1]
+  mean, std = is_lib.inception_score(fake_logits)
+  real, _ = is_lib.inception_score(real_logits)
+  return _with_extractor(ctx, dict(
+      value=mean, std=std, real_data_value=real,
+      classes_covered=int(len(np.unique(fake_logits.argmax(-1)))),
+      real_classes_covered=int(len(np.unique(real_logits.argmax(-1))))))
 
 
 def metric_swd(ctx):

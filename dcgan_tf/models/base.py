@@ -1,4 +1,4 @@
-"""What every generator shares: export through export.py's explicit signatures only."""
+"""What every generator shares: export through export/savedmodel.py's explicit signatures only."""
 
 import keras
 
@@ -8,7 +8,7 @@ class GeneratorBase(keras.Model):
 
   SavedModel export traces Keras' default signature, which calls the model with ONE
   input (z): a conditional G needs labels too and fails to trace, and for an
-  unconditional G it is an unused extra trace (about 1 s per export). export.py
+  unconditional G it is an unused extra trace (about 1 s per export). savedmodel.py
   declares the serving signatures explicitly instead.
   """
 
