@@ -6,6 +6,9 @@ batch 128, z 100, 64 feature maps, 64x64 RGB. Epochs are not in the table: the
 trainer's default (25).
 Data: an image folder. The path below is a placeholder: pass
 --dataset=folder:/your/path/to/anime_faces.
+DiffAugment: off, so the run reproduces the study's settings. With a few thousand
+images D overfits late in training; add --augment=translation,cutout for better
+samples (README, DiffAugment).
 """
 
 from dcgan_tf.config import Config

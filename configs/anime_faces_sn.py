@@ -8,6 +8,9 @@ Spectral normalization (Miyato et al. 2018) on every D layer in place of D's bat
 norm; this optimiser is their setting C (lr 2e-4, betas (0.5, 0.999), one D step).
 Data: an image folder. The path below is a placeholder: pass
 --dataset=folder:/your/path/to/anime_faces.
+DiffAugment: off, so the run reproduces the study's settings. With a few thousand
+images D overfits late in training; add --augment=translation,cutout for better
+samples (README, DiffAugment).
 """
 
 from dcgan_tf.config import load_config_file

@@ -5,6 +5,9 @@ Source: Radford et al. (2015) DCGAN at 64x64 with the study's settings
 z 100, 64 feature maps (G 512-256-128-64, D 64-128-256-512), 100 epochs.
 Data: an image folder (any layout). The path below is a placeholder: pass
 --dataset=folder:/your/path/to/cars. (TFDS cars196 is --dataset=cars.)
+DiffAugment: off, so the run reproduces the study's settings. With a few thousand
+images D overfits late in training; add --augment=translation,cutout for better
+samples (README, DiffAugment).
 """
 
 from dcgan_tf.config import Config

@@ -7,6 +7,9 @@ epochs: the trainer's default (25).
 Data: an image folder with one sub-folder per class (labels are the sub-folder
 names in sorted order); the path below is a placeholder: pass
 --dataset=folder:/your/path/to/animal_faces.
+DiffAugment: off, so the run reproduces the study's settings. With a few thousand
+images D overfits late in training; add --augment=translation,cutout for better
+samples (README, DiffAugment).
 """
 
 from dcgan_tf.config import Config

@@ -32,12 +32,15 @@ OPTIMIZERS = ("adam", "rmsprop")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 JIT_MODES = ("auto", "on", "off")
 CONV_IMPLS = ("auto", "keras", "subpixel")
+LOSSES = ("nonsaturating", "hinge", "least_squares")
+AUGMENT_POLICIES = ("color", "translation", "cutout")
+EVAL_METRICS = ("fid", "kid", "swd")  # during training: lower is better for each
 
 # Fields that define what a workdir's checkpoints are: a rerun that changes one
 # of them cannot resume from them.
 IDENTITY_FIELDS = ("dataset", "variant", "image_size", "channels", "latent_dim",
                    "gen_filters", "disc_filters", "num_classes", "embedding_dim", "mlp_units",
-                   "maxout_pieces")
+                   "maxout_pieces", "ema_decay")
 # Identity fields that shape only one variant's networks: compared only for that variant.
 VARIANT_ONLY_FIELDS = {"mlp_units": "gan", "maxout_pieces": "gan", "embedding_dim": "cdcgan",
                        "gen_filters": "!gan", "disc_filters": "!gan"}
@@ -94,6 +97,15 @@ class Config:
   beta_2: float = option(0.999, "Adam beta_2 for both networks, in [0, 1).")
   label_smoothing: float = option(0.0, "One-sided label smoothing: real target is 1 - this, [0, 0.5).")
   d_steps: int = option(1, "Discriminator steps per generator step (Goodfellow's k, >= 1).")
+  loss: str = option("nonsaturating", "GAN loss: nonsaturating (the DCGAN papers') | hinge (the "
+                     "spectral-norm paper's best) | least_squares (LSGAN); losses.py.")
+  augment: str = option("", "DiffAugment for small datasets (a few thousand images): any of "
+                        "translation,cutout,color, applied to real and generated images "
+                        "wherever D sees them; empty = off (augment.py).")
+  ema_decay: float = option(0.999, "EMA generator: decay of the moving average of G's weights "
+                            "after each step, with a warm-up (train/ema.py); its samples are "
+                            "used for grids, sample, evaluate and the export. In [0, 1); 0 = "
+                            "off.")
   # --- run ---
   seed: int = option(0, "Seed for weights, noise and data order.")
   log_every: int = option(50, "Steps between scalar logs (>= 1).")
@@ -111,6 +123,16 @@ class Config:
                          "multiworker | tpu.")
   max_rollbacks: int = option(3, "Non-finite loss: roll back to the last checkpoint at most this "
                               "many times, then stop (>= 0).")
+  eval_every: int = option(0, "Steps between evaluations during training (>= 0; 0 = off): "
+                           "--eval_metrics on --eval_samples fixed samples, logged to "
+                           "TensorBoard (eval/*); the best checkpoint is kept apart and exported "
+                           "as saved_model_best (train/evaluation.py).")
+  eval_metrics: str = option("auto", "Metrics during training: auto (fid,kid with the dataset's "
+                             "cached classifier when it exists, else swd) or any of fid,kid,swd.")
+  eval_samples: int = option(2000, "Generated (and real) images per evaluation during training "
+                             "(>= 2); FID/KID depend on it: compare runs with one value.")
+  eval_best: str = option("", "Metric (lower is better) whose best value keeps a checkpoint; "
+                          "empty = the first of --eval_metrics.")
   conv_impl: str = option("auto", "Stride-2 4x4 convolutions: keras (Keras' layers) | subpixel "
                           "(the same layers and weights, computed as four interleaved 2x2 "
                           "convolutions: ~2x faster on CPUs) | auto (subpixel on machines without "
@@ -128,6 +150,14 @@ class Config:
     """Config from a saved dict; unknown keys (fields since removed) are ignored."""
     known = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def augment_policies(text: str):
+  """--augment 'cutout,translation' -> (('translation', 'cutout'), []): the known policies
+  in AUGMENT_POLICIES order, and the unknown names."""
+  names = {p.strip() for p in text.split(",") if p.strip()}
+  return (tuple(p for p in AUGMENT_POLICIES if p in names),
+          sorted(names - set(AUGMENT_POLICIES)))
 
 
 def available_configs():
@@ -197,6 +227,24 @@ def validate(config: Config) -> None:
     check(value > 0 and math.isfinite(value), name, f"must be a finite number > 0, got {value}")
   for name in ("beta_1", "beta_2"):
     check(0 <= getattr(config, name) < 1, name, f"must be in [0, 1), got {getattr(config, name)}")
+  _check_choice(config, "loss", LOSSES)
+  check(config.label_smoothing == 0 or config.loss != "hinge", "label_smoothing",
+        "hinge has no target to smooth; use --loss=nonsaturating or least_squares")
+  policies, unknown = augment_policies(config.augment)
+  check(not unknown, "augment", f"unknown {', '.join(unknown)}; valid: any of "
+        f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or empty")
+  check(0 <= config.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {config.ema_decay}")
+  check(config.eval_every >= 0, "eval_every", f"must be >= 0 (0 = off), got {config.eval_every}")
+  check(config.eval_samples >= 2, "eval_samples", f"must be >= 2, got {config.eval_samples}")
+  metrics = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]
+  check(metrics == ["auto"] or metrics and set(metrics) <= set(EVAL_METRICS), "eval_metrics",
+        f"got {config.eval_metrics!r}; valid: auto, or any of {', '.join(EVAL_METRICS)}")
+  check(not config.eval_best or config.eval_best in EVAL_METRICS and (
+      metrics == ["auto"] or config.eval_best in metrics), "eval_best",
+        f"got {config.eval_best!r}; valid: one of --eval_metrics ({config.eval_metrics})")
+  check(not config.eval_every or config.strategy != "multiworker", "eval_every",
+        "not available with --strategy=multiworker; evaluate its checkpoints with "
+        "python -m dcgan_tf.evaluate")
   check(0 <= config.label_smoothing < 0.5, "label_smoothing",
         f"must be in [0, 0.5), got {config.label_smoothing}")
   check(0 <= config.seed < 2 ** 32, "seed",  # numpy's and Keras' global seeding range

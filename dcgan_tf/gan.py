@@ -21,17 +21,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dcgan_tf import losses
+from dcgan_tf import augment, losses
+
+# Seed word offset of the augmentation draws: apart from the noise draws 0 .. d_steps - 1.
+AUGMENT_DRAW = 1 << 20
 
 
 class GAN(keras.Model):
   """Wraps generator G and discriminator D. Data: (images [B,S,S,C] in [-1,1], labels int32 [B])."""
 
   def __init__(self, generator, discriminator, latent_dim, seed=0, label_smoothing=0.0,
-               d_steps=1, recon_weight=0.0, **kw):
+               d_steps=1, recon_weight=0.0, loss="nonsaturating", augment=(),
+               ema_generator=None, **kw):
     super().__init__(**kw)
     self.generator = generator
     self.discriminator = discriminator
+    # A copy of G's architecture holding the moving average of its weights (train/ema.py
+    # updates it between steps), or None when --ema_decay=0.
+    self.ema_generator = ema_generator
+    self.loss_kind = loss  # losses.py: nonsaturating | hinge | least_squares
+    self.augment = tuple(augment)  # DiffAugment policies (augment.py); () = off
     self.latent_dim = int(latent_dim)
     self.label_smoothing = float(label_smoothing)  # one-sided, real target 1 - s, s in [0, 0.5)
     self.d_steps = int(d_steps)  # >= 1
@@ -103,21 +112,35 @@ class GAN(keras.Model):
     grads = tape.gradient(scaled, variables)
     optimizer.apply(grads, variables)
 
-  def _d_update(self, real, labels, fake, global_batch):
+  def _augmented(self, images, draw):
+    """DiffAugment of the images D is about to see (augment.py); the images themselves when
+    off. Seeded by (seed, step, draw, replica): every D call draws its own augmentation."""
+    if not self.augment:
+      return images
+    ctx = tf.distribute.get_replica_context()
+    replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+    seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
+    seed = tf.random.experimental.stateless_fold_in(seed, AUGMENT_DRAW + draw)
+    seed = tf.random.experimental.stateless_fold_in(seed, replica)
+    return augment.diff_augment(images, self.augment, seed)
+
+  def _d_update(self, real, labels, fake, global_batch, k=0):
+    """D update k of this step (0 = the last, whose fake batch G's update reuses)."""
     d_vars = self.discriminator.trainable_variables
     fake = tf.stop_gradient(fake)
     with tf.GradientTape() as tape:
       if self.joint_d_batch:
         n = tf.shape(real)[0]
-        logits = self.discriminator(tf.concat([real, tf.cast(fake, real.dtype)], 0),
-                                    tf.concat([labels, labels], 0), training=True)
+        both = self._augmented(tf.concat([real, tf.cast(fake, real.dtype)], 0), 2 * k)
+        logits = self.discriminator(both, tf.concat([labels, labels], 0), training=True)
         real_logits, fake_logits = logits[:n], logits[n:]
       else:
         # Separate batches: D's batch norm statistics describe one distribution at a time.
-        real_logits = self.discriminator(real, labels, training=True)
-        fake_logits = self.discriminator(fake, labels, training=True)
+        real_logits = self.discriminator(self._augmented(real, 2 * k), labels, training=True)
+        fake_logits = self.discriminator(self._augmented(fake, 2 * k + 1), labels,
+                                         training=True)
       d_loss = losses.discriminator_loss(real_logits, fake_logits, global_batch,
-                                         self.label_smoothing)
+                                         self.label_smoothing, self.loss_kind)
     self._update(self.d_optimizer, tape, d_loss, d_vars)
     return d_loss, real_logits, fake_logits
 
@@ -133,16 +156,16 @@ class GAN(keras.Model):
     # (as keras-io's WGAN-GP does); Goodfellow's Algorithm 1 draws a fresh one per D step.
     for k in range(self.d_steps - 1):
       extra_fake = self.generator(self._noise(batch, k + 1), labels, training=True)
-      self._d_update(real, labels, extra_fake, global_batch)
+      self._d_update(real, labels, extra_fake, global_batch, k + 1)
 
     g_vars = self.generator.trainable_variables
     with tf.GradientTape() as g_tape:
       fake = self.generator(self._noise(batch, 0), labels, training=True)
       with g_tape.stop_recording():
         d_loss, real_logits, fake_logits = self._d_update(real, labels, fake, global_batch)
-      # Non-saturating G loss on the updated D, reusing the same generated batch.
-      g_loss = losses.generator_loss(self.discriminator(fake, labels, training=True),
-                                      global_batch)
+      # G's loss on the updated D, reusing the same generated batch (augmented afresh).
+      g_logits = self.discriminator(self._augmented(fake, -1), labels, training=True)
+      g_loss = losses.generator_loss(g_logits, global_batch, self.loss_kind)
       if self.recon_weight > 0:
         recon = losses.l1_loss(real, fake, global_batch)
         g_loss += self.recon_weight * recon

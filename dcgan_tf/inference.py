@@ -28,23 +28,29 @@ class Run:
   num_classes: int  # > 0 only for the conditional variant
   step: int  # generator steps of the restored checkpoint
   checkpoint: str  # path prefix of the restored checkpoint
+  ema: bool = False  # `generator` holds the EMA weights (train/ema.py)
 
 
-def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True) -> Run:
+def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
+             use_ema: bool = True) -> Run:
   """Rebuilds G (and D) from WORKDIR/config.json and restores them from a checkpoint.
 
   checkpoint: '' = newest, 'N' = step N, else a path prefix (Workdir.checkpoint).
+  use_ema: G gets the EMA generator's weights when the run has one (--ema_decay > 0),
+  else (or with use_ema=False) the trained G's.
   """
   wd = Workdir(workdir)
   config = wd.load_config()
   num_classes = models.conditional_classes(config)
-  generator, disc = models.build_models(config, num_classes)
   path = wd.checkpoint(checkpoint)
-  networks = dict(generator=generator, discriminator=disc) if discriminator else dict(
-      generator=generator)
+  ema = use_ema and config.ema_decay > 0
+  networks = {"ema_generator" if ema else "generator": models.build_generator(config, num_classes)}
+  if discriminator:
+    networks["discriminator"] = models.build_discriminator(config, num_classes)
   step = checkpoints.restore_networks(path, **networks)
-  logging.info("Restored %s (step %d)", path, step)
-  return Run(wd, config, generator, disc if discriminator else None, num_classes, step, path)
+  generator = networks.pop("ema_generator" if ema else "generator")
+  logging.info("Restored %s (step %d, %s generator)", path, step, "EMA" if ema else "trained")
+  return Run(wd, config, generator, networks.get("discriminator"), num_classes, step, path, ema)
 
 
 def latent(num: int, latent_dim: int, seed: int) -> np.ndarray:

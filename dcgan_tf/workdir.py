@@ -4,12 +4,14 @@ Everything a run produces lives in one workdir, so a run can be resumed,
 evaluated, sampled or exported from the workdir alone:
 
   config.json          the effective Config (what `train` resumes, the others rebuild from)
-  checkpoints/         ckpt-STEP.{index,data-*} + TensorFlow's `checkpoint` state file
+  checkpoints/         ckpt-STEP.{index,data-*} + TensorFlow's `checkpoint` state file;
+                       best/ (--eval_every): the best evaluated checkpoint and best.json
   fixed_noise.npy      z of the sample grids (also inside every checkpoint)
   samples/             step_NNNNNNN.png fixed-noise grids
   tensorboard/         training scalars, sample images, the config; eval/ and sample/ below it
   eval/                step_NNNNNNN.json evaluation results
   saved_model/         the exported generator (on completion)
+  saved_model_best/    with --eval_every: the best evaluated checkpoint's generator (+ .json)
 
 Train, evaluate, sample and export all reach these through `Workdir`.
 """
@@ -78,6 +80,10 @@ class Workdir:
   @property
   def saved_model_dir(self):
     return self.join("saved_model")
+
+  @property
+  def saved_model_best_dir(self):
+    return self.join("saved_model_best")
 
   @property
   def fixed_noise_path(self):

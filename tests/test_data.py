@@ -126,13 +126,13 @@ def test_real_fashion_mnist_from_debian():
 def test_input_context_shards_examples_and_batches_per_replica():
   config = tiny(cache="none")
   seen = []
-  for pipeline in range(2):
-    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline,
+  for pipeline_id in range(2):
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id,
                                          num_replicas_in_sync=4)
     ds, source = data.make_dataset(config, batch_size=16, repeat=False, input_context=context)
     batches = list(ds)
     assert all(images.shape[0] == 4 for images, _ in batches)  # 16 / 4 replicas
-    assert source.num_examples == 1797 and source.shard_examples == 899 - pipeline
+    assert source.num_examples == 1797 and source.shard_examples == 899 - pipeline_id
     seen.append({images.numpy().tobytes() for b, _ in batches for images in b})
   assert not seen[0] & seen[1]  # disjoint shards
   with pytest.raises(UserError, match="--batch_size: 18 is not divisible by the 4 replicas"):

@@ -1,6 +1,7 @@
 """The adversarial update: what one train step changes, and what the D update alone changes."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import tiny
@@ -63,3 +64,26 @@ def test_losses_on_known_logits():
   smoothed = float(losses.discriminator_loss(big, small, 2, label_smoothing=0.1))
   assert abs(smoothed - 2.0) < 0.01
   assert abs(float(losses.generator_loss(tf.zeros([4]), 4)) - np.log(2)) < 1e-6
+
+
+def test_hinge_and_least_squares_losses_on_known_logits():
+  from dcgan_tf import losses
+  real, fake = tf.constant([2.0, 0.0]), tf.constant([-2.0, 0.5])
+  # hinge: D = mean(max(0, 1 - real)) + mean(max(0, 1 + fake)) = (0 + 1)/2 + (0 + 1.5)/2
+  assert float(losses.discriminator_loss(real, fake, 2, kind="hinge")) == pytest.approx(1.25)
+  assert float(losses.generator_loss(fake, 2, kind="hinge")) == pytest.approx(0.75)  # -mean
+  # least squares: D = mean((real - 1)^2 / 2) + mean(fake^2 / 2) = (0.5 + 0.5)/2 + (2 + 0.125)/2
+  assert float(losses.discriminator_loss(real, fake, 2, kind="least_squares")) == \
+      pytest.approx(0.5 + 1.0625)
+  assert float(losses.generator_loss(fake, 2, kind="least_squares")) == \
+      pytest.approx((4.5 + 0.125) / 2)
+  # Per-replica shares: the same logits on half the global batch give half the loss.
+  assert float(losses.generator_loss(fake, 4, kind="hinge")) == pytest.approx(0.375)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "least_squares"])
+def test_sngan_trains_with_each_loss(tmp_path, loss):
+  from dcgan_tf.train import loop
+  summary = loop.train(tiny(variant="sngan", loss=loss, train_steps=3, log_every=1),
+                       str(tmp_path / "run"))
+  assert summary["step"] == 3 and summary["rollbacks"] == 0

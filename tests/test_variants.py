@@ -77,11 +77,12 @@ def test_gan_variant_trains_with_one_d_call_per_update():
   gan, batch = _gan(variant="gan", mlp_units=60)
   assert gan.joint_d_batch  # no batch norm in the MLP D
   calls = _count_d_calls(gan)
-  before = [v.numpy().copy() for v in gan.trainable_variables]
+  trained = gan.generator.trainable_variables + gan.discriminator.trainable_variables
+  before = [v.numpy().copy() for v in trained]
   logs = gan.train_step(batch)
   assert calls == [32, 16]  # D update on real+fake together, then G's loss on fake
   assert all(np.isfinite(v.numpy()).all() for v in logs.values())
-  assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before, gan.trainable_variables))
+  assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before, trained))
 
 
 # ---------------------------------------------------------------------- sngan

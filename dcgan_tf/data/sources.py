@@ -11,6 +11,7 @@ Local files win over TFDS so that machines without network train on real data:
 import functools
 import gzip
 import os
+import re
 import struct
 from typing import Optional
 
@@ -103,17 +104,21 @@ def find_idx_dir(name: str, data_dir: str) -> Optional[str]:
 
 
 def idx_source(name: str, folder: str, split: str, shard: Shard = NO_SHARD) -> Source:
+  """train or test, optionally its first N images as in TFDS: train[:2000] (a small-data run)."""
   prefixes = {"train": "train", "test": "t10k"}
-  if split not in prefixes:
-    raise UserError(f"--split: {split!r} is not in the IDX files of {folder}; valid: train, test")
+  match = re.fullmatch(r"(train|test)(?:\[:(\d+)\])?", split)
+  if not match or match.group(2) == "0":
+    raise UserError(f"--split: {split!r} is not in the IDX files of {folder}; valid: train, test, "
+                    "or the first N images as train[:N] / test[:N]")
+  split, first = match.group(1), int(match.group(2)) if match.group(2) else None
   found = {}
   for kind, stem in (("images", "images-idx3-ubyte"), ("labels", "labels-idx1-ubyte")):
     stem = f"{prefixes[split]}-{stem}"
     found[kind] = _idx_file(folder, stem)
     if not found[kind]:
       raise UserError(f"--data_dir: {os.path.join(folder, stem)}.gz is missing")
-  images = read_idx_gz(found["images"])[..., None]
-  labels = read_idx_gz(found["labels"]).astype(np.int32)
+  images = read_idx_gz(found["images"])[:first, ..., None]
+  labels = read_idx_gz(found["labels"])[:first].astype(np.int32)
   if len(images) != len(labels):
     raise UserError(f"--data_dir: {folder} has {len(images)} images but {len(labels)} labels")
   logging.info("%s: %d %s images from IDX files in %s", name, len(images), split, folder)

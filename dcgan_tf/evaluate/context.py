@@ -42,23 +42,39 @@ def _slug(*parts) -> str:
 
 def load_images(config, num, seed, split=None, dataset=None):
   """Up to `num` (None: all) preprocessed images of a dataset: (float32 [n, S, S, C] in [-1, 1],
-  int32 [n], num_classes). Shuffled with `seed` (buffer >= num); S and C are the run's."""
-  wanted = num
-  num = num or 10 ** 6
+  int32 [n], num_classes); S and C are the run's.
+
+  A uniform random sample without replacement (reservoir sampling over the split in file
+  order), in random order, decided by `seed` alone: tf.data's seeded shuffle also depends on
+  TensorFlow's global seed, which differs between a training process and `evaluate`.
+  """
   cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
-                       cache="none", shuffle_buffer=max(config.shuffle_buffer, min(num, 60000)))
+                       cache="none", shuffle_buffer=1)  # a buffer of 1: the split's own order
   # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
-  ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=seed, repeat=False)
-  images, labels = [], []
-  for x, y in ds.unbatch().batch(500).take(-(-num // 500)):
-    images.append(x.numpy())
-    labels.append(y.numpy())
+  ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=0, repeat=False)
+  rng = np.random.default_rng(seed)
+  images, labels, seen = [], [], 0
+  for x, y in ds.unbatch().batch(500):
+    x, y = x.numpy(), y.numpy()
+    if num is None or seen + len(x) <= num:
+      images += list(x)
+      labels += list(y)
+    else:  # reservoir: item t replaces a random kept one with probability num / (t + 1)
+      slots = rng.integers(0, np.arange(seen, seen + len(x)) + 1)
+      for i, slot in enumerate(slots):
+        if len(images) < num:
+          images.append(x[i])
+          labels.append(y[i])
+        elif slot < num:
+          images[slot], labels[slot] = x[i], y[i]
+    seen += len(x)
   if not images:
     raise UserError(f"--dataset={cfg.dataset}: split {cfg.split!r} has no images")
-  images, labels = np.concatenate(images)[:num], np.concatenate(labels)[:num]
-  if wanted and len(images) < wanted:
-    logging.warning("%s/%s has only %d images (wanted %d)", cfg.dataset, cfg.split, len(images), num)
-  return images, labels.astype(np.int32), source.num_classes
+  if num and len(images) < num:
+    logging.warning("%s/%s has only %d images (wanted %d)", cfg.dataset, cfg.split, len(images),
+                    num)
+  order = rng.permutation(len(images))
+  return (np.stack(images)[order], np.asarray(labels, np.int32)[order], source.num_classes)
 
 
 def svm_data(config, options):
@@ -87,7 +103,9 @@ class Context:
   """One evaluation's lazily computed inputs, shared between metrics."""
 
   def __init__(self, run: inference.Run, options):
-    self.run, self.options, self.config = run, options, run.config
+    self.run, self.options = run, options
+    # Real images and the feature classifier come from --real_split of the run's dataset.
+    self.config = run.config.replace(split=options.real_split or run.config.split)
     self.cache = cache_dir(options)
 
   @functools.cached_property
@@ -113,15 +131,29 @@ class Context:
     model, info = self.classifier
     return extractors.ClassifierFeatures(model, f"classifier:{info['key']}")
 
-  @functools.cached_property
-  def classifier(self):
-    """(trained classifier.py model, info dict); trained once per dataset/size, then cached."""
+  def refresh(self):
+    """Forgets the generated images and their features (the generator has changed); real
+    images, real features and the classifier stay."""
+    for name in ("fake", "fake_labels", "fake_features"):
+      self.__dict__.pop(name, None)
+
+  def _classifier_paths(self):
+    """(key, .keras path, .json path) of this dataset's cached classifier."""
     c, o = self.config, self.options
     key = _slug(c.dataset, c.split, f"{c.image_size}x{c.image_size}x{c.channels}",
                 f"n{o.classifier_examples}", f"e{o.classifier_epochs}", f"s{o.seed}")
     path = os.path.join(self.cache, f"classifier_{key}.keras")
-    info_path = path[:-len(".keras")] + ".json"
-    if os.path.isfile(path) and os.path.isfile(info_path):
+    return key, path, path[:-len(".keras")] + ".json"
+
+  def has_cached_classifier(self) -> bool:
+    return all(os.path.isfile(p) for p in self._classifier_paths()[1:])
+
+  @functools.cached_property
+  def classifier(self):
+    """(trained classifier.py model, info dict); trained once per dataset/size, then cached."""
+    c, o = self.config, self.options
+    key, path, info_path = self._classifier_paths()
+    if self.has_cached_classifier():
       with open(info_path) as f:
         return classifier_lib.load(path), json.load(f)
     images, labels, num_classes = load_images(c, o.classifier_examples, o.seed + 1)

@@ -42,8 +42,13 @@ class Options:
   metrics: str = option("swd", "Comma-separated metrics: " + ", ".join(METRICS) + ".")
   num_samples: int = option(2000, "Generated images, and real images, per metric (>= 2). "
                              "FID/KID are biased by N: compare numbers made with one N.")
+  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
+                         "--nouse_ema: the trained G.")
   checkpoint: str = option("", "Checkpoint to evaluate: empty = newest, a step number (500), or "
                             "a path prefix (W/checkpoints/ckpt-500).")
+  real_split: str = option("", "Split of the run's dataset that real images (and the FID "
+                           "classifier) come from; empty = the run's own. E.g. test, to compare "
+                           "a small-data run (--split=train[:2000]) with held-out images.")
   feature_extractor: str = option("inception", "Features of fid/kid/is: inception (needs "
                                    "weights, see --inception_weights) | classifier (a small CNN "
                                    "trained on the dataset's labels, cached; works offline).")
@@ -205,12 +210,12 @@ def evaluate(options: Options) -> dict:
   """Runs the requested metrics on one checkpoint; returns (and writes) the results dict."""
   validate(options)
   names = parse_metrics(options.metrics)
-  run = inference.load_run(options.workdir, options.checkpoint)
+  run = inference.load_run(options.workdir, options.checkpoint, use_ema=options.use_ema)
   ctx = Context(run, options)
   results = dict(workdir=os.path.abspath(options.workdir), checkpoint=run.checkpoint,
-                 step=run.step, dataset=run.config.dataset, split=run.config.split,
+                 step=run.step, dataset=run.config.dataset, split=ctx.config.split,
                  variant=run.config.variant, num_samples=options.num_samples, seed=options.seed,
-                 metrics={}, seconds={})
+                 generator="ema" if run.ema else "trained", metrics={}, seconds={})
   for name in names:
     t0 = time.perf_counter()
     results["metrics"][name] = METRIC_FNS[name](ctx)

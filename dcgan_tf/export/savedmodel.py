@@ -14,6 +14,7 @@ only then moved into place, so a failed export never replaces a good one.
 """
 
 import dataclasses
+import json
 import os
 
 import keras
@@ -34,6 +35,8 @@ class ExportOptions:
   out: str = option("", "Output folder. Default: WORKDIR/saved_model.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a checkpoint path prefix "
                            "(W/checkpoints/ckpt-500).")
+  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
+                         "--nouse_ema: the trained G.")
 
 
 def _noise(num, seed, latent_dim):
@@ -117,8 +120,21 @@ def export_generator(generator, path: str, config: Config, num_classes: int = 0)
   return path
 
 
+def export_best(workdir, best: dict, config: Config, num_classes: int) -> str:
+  """Exports the generator of the best evaluated checkpoint (train/evaluation.py) to
+  WORKDIR/saved_model_best, with its step and scores in saved_model_best.json beside it."""
+  path = os.path.join(workdir.checkpoint_dir, best["checkpoint"])
+  run = inference.load_run(workdir.path, path, discriminator=False)
+  out = export_generator(run.generator, workdir.saved_model_best_dir, config, num_classes)
+  atomic.write_text(out + ".json", json.dumps(dict(best, checkpoint=path, saved_model=out,
+                                                   generator="ema" if run.ema else "trained"),
+                                              indent=2, sort_keys=True))
+  return out
+
+
 def export_from_workdir(options: ExportOptions) -> str:
   """Rebuilds G from the workdir, restores the newest (or given) checkpoint, exports."""
-  run = inference.load_run(options.workdir, options.checkpoint, discriminator=False)
+  run = inference.load_run(options.workdir, options.checkpoint, discriminator=False,
+                           use_ema=options.use_ema)
   return export_generator(run.generator, options.out or run.workdir.saved_model_dir, run.config,
                           run.num_classes)

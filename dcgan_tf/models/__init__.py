@@ -33,30 +33,46 @@ def conditional_classes(config: Config, dataset_classes: int = 0) -> int:
   return config.num_classes or dataset_classes or 1
 
 
-def build_models(config: Config, num_classes: int = 0):
-  """Builds (generator, discriminator) for `config.variant`, with weights created.
-
-  num_classes: classes of the conditional variant (ignored by the others). Weights
-  are a pure function of config.seed (models/init.py).
-  """
-  kw = dict(image_size=config.image_size, channels=config.channels, seed=config.seed)
+def build_generator(config: Config, num_classes: int = 0):
+  """G for `config.variant`, with weights created (a pure function of config.seed,
+  models/init.py). num_classes: classes of the conditional variant (others ignore it)."""
   n = conditional_classes(config, num_classes)
+  kw = dict(image_size=config.image_size, channels=config.channels, seed=config.seed,
+            latent_dim=config.latent_dim, name="generator")
   if config.variant == "gan":
-    g = mlp.Generator(latent_dim=config.latent_dim, units=config.mlp_units, name="generator", **kw)
-    d = mlp.Discriminator(units=config.mlp_units, pieces=config.maxout_pieces,
-                          name="discriminator", **kw)
+    g = mlp.Generator(units=config.mlp_units, **kw)
   elif config.variant in ("dcgan", "cdcgan", "sngan"):
-    subpixel_convs = devices.resolve_conv_impl(config.conv_impl) == "subpixel"
-    g = dcgan.Generator(latent_dim=config.latent_dim, filters=config.gen_filters, num_classes=n,
-                        embedding_dim=config.embedding_dim, subpixel_convs=subpixel_convs,
-                        name="generator", **kw)
-    d = dcgan.Discriminator(filters=config.disc_filters, spectral_norm=config.variant == "sngan",
-                            num_classes=n, embedding_dim=config.embedding_dim,
-                            subpixel_convs=subpixel_convs, name="discriminator", **kw)
+    g = dcgan.Generator(filters=config.gen_filters, num_classes=n,
+                        embedding_dim=config.embedding_dim,
+                        subpixel_convs=_subpixel(config), **kw)
   else:
     raise UserError(f"--variant: got {config.variant!r}; valid: {', '.join(VARIANTS)}")
-  # Create the weights: one call of each network on a batch of 2.
-  labels = np.zeros([2], np.int32)
-  g(np.zeros([2, config.latent_dim], np.float32), labels)
-  d(np.zeros([2, config.image_size, config.image_size, config.channels], np.float32), labels)
-  return g, d
+  g(np.zeros([2, config.latent_dim], np.float32), np.zeros([2], np.int32))  # create weights
+  return g
+
+
+def build_discriminator(config: Config, num_classes: int = 0):
+  """D for `config.variant`, with weights created (see build_generator)."""
+  n = conditional_classes(config, num_classes)
+  kw = dict(image_size=config.image_size, channels=config.channels, seed=config.seed,
+            name="discriminator")
+  if config.variant == "gan":
+    d = mlp.Discriminator(units=config.mlp_units, pieces=config.maxout_pieces, **kw)
+  elif config.variant in ("dcgan", "cdcgan", "sngan"):
+    d = dcgan.Discriminator(filters=config.disc_filters, spectral_norm=config.variant == "sngan",
+                            num_classes=n, embedding_dim=config.embedding_dim,
+                            subpixel_convs=_subpixel(config), **kw)
+  else:
+    raise UserError(f"--variant: got {config.variant!r}; valid: {', '.join(VARIANTS)}")
+  s = config.image_size
+  d(np.zeros([2, s, s, config.channels], np.float32), np.zeros([2], np.int32))
+  return d
+
+
+def build_models(config: Config, num_classes: int = 0):
+  """(generator, discriminator) for `config.variant`, with weights created."""
+  return build_generator(config, num_classes), build_discriminator(config, num_classes)
+
+
+def _subpixel(config: Config) -> bool:
+  return devices.resolve_conv_impl(config.conv_impl) == "subpixel"

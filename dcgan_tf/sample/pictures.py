@@ -44,6 +44,8 @@ class SampleOptions:
   lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
   seed: int = option(0, "Seed of z, labels and noise.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
+  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
+                         "--nouse_ema: the trained G.")
   z_from: str = option("", "arithmetic: an OUT.npz written by --mode=grid.")
   groups: str = option("", "arithmetic with --z_from: grid indices of groups A:B:C, e.g. "
                         "0,1,2:8,9,10:16,17,18 (row-major, from 0).")
@@ -187,7 +189,7 @@ def make_picture(options: SampleOptions) -> dict:
     step = step_of(checkpoints[0]) if checkpoints else 0
     image = plots.curves_image(workdir, title=os.path.basename(os.path.normpath(o.workdir)))
   else:
-    run = inference.load_run(o.workdir, o.checkpoint)
+    run = inference.load_run(o.workdir, o.checkpoint, use_ema=o.use_ema)
     step = run.step
     summary["checkpoint"] = run.checkpoint
     if o.mode == "grid":

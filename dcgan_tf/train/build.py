@@ -8,9 +8,11 @@ import tensorflow as tf
 
 from dcgan_tf import devices
 from dcgan_tf import models
+from dcgan_tf import config as config_lib
 from dcgan_tf.config import OPTIMIZERS, Config
 from dcgan_tf.errors import UserError
 from dcgan_tf.gan import GAN
+from dcgan_tf.train import ema
 
 FIXED_NOISE_DRAW = 1_000_003  # second seed word of the fixed noise (training noise uses steps)
 
@@ -52,9 +54,15 @@ def build_gan(config: Config, num_classes: int, strategy, policy: str):
   """
   with strategy.scope():
     generator, discriminator = models.build_models(config, num_classes)
+    ema_generator = None
+    if config.ema_decay > 0:  # G's architecture; starts as G's copy (train/ema.py)
+      ema_generator = models.build_generator(config, num_classes)
+      ema.copy_weights(generator, ema_generator)
     gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
               label_smoothing=config.label_smoothing, d_steps=config.d_steps,
-              recon_weight=config.recon_weight if num_classes else 0.0)
+              recon_weight=config.recon_weight if num_classes else 0.0, loss=config.loss,
+              augment=config_lib.augment_policies(config.augment)[0],
+              ema_generator=ema_generator)
     loss_scale = policy == "mixed_float16"
     gan.compile(
         d_optimizer=make_optimizer(config.d_optimizer, config.d_lr, config.beta_1, config.beta_2,

@@ -65,16 +65,18 @@ class StepLogger(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-  """Every `every` steps (and at the end): fixed-noise grid to TensorBoard and samples/*.png."""
+  """Every `every` steps (and at the end): fixed-noise grid of `generator` (G, or the EMA
+  G) to TensorBoard and samples/*.png."""
 
-  def __init__(self, gan, writer, fixed_noise, fixed_labels, every, sample_dir):
+  def __init__(self, gan, generator, writer, fixed_noise, fixed_labels, every, sample_dir):
     super().__init__()
-    self.gan, self.writer, self.every, self.sample_dir = gan, writer, every, sample_dir
+    self.gan, self.generator, self.writer = gan, generator, writer
+    self.every, self.sample_dir = every, sample_dir
     self.fixed_noise, self.fixed_labels = fixed_noise, fixed_labels
 
   def write(self):
     step = int(self.gan.step.numpy())
-    fake = self.gan.generator(self.fixed_noise, self.fixed_labels, training=False)
+    fake = self.generator(self.fixed_noise, self.fixed_labels, training=False)
     tile = images_lib.grid(images_lib.to_uint8(fake).numpy())
     with self.writer.as_default(step=step):
       tf.summary.image("samples", tile[None], step=step)

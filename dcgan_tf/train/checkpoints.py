@@ -7,8 +7,8 @@ during a save leaves the previous checkpoints readable.
 
 Every network variable is saved under its layer path, because the networks hold
 their layers as named attributes (models/): `generator/up1/deconv/kernel`,
-`generator/up1/bn/moving_mean`, `discriminator/down0/conv/kernel`; the optimizers'
-own variables (iterations, slots, loss scale) as `g_optimizer/state/N` in Keras'
+`generator/up1/bn/moving_mean`, `discriminator/down0/conv/kernel`, the EMA generator's
+`ema_generator/up1/deconv/kernel`; the optimizers' own variables (iterations, slots, loss scale) as `g_optimizer/state/N` in Keras'
 order; then `step` and `fixed_noise`. `tf.train.list_variables(path)` shows them.
 
 Faults handled here:
@@ -43,11 +43,13 @@ def optimizer_state(optimizer) -> tf.train.Checkpoint:
 
 
 def make_checkpoint(gan, fixed_noise) -> tf.train.Checkpoint:
-  """The training checkpoint of a compiled GAN: networks, optimizers, step, fixed noise."""
+  """The training checkpoint of a compiled GAN: networks (and the EMA generator when there
+  is one), optimizers, step, fixed noise."""
+  ema = {"ema_generator": gan.ema_generator} if gan.ema_generator is not None else {}
   return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                              g_optimizer=optimizer_state(gan.g_optimizer),
                              d_optimizer=optimizer_state(gan.d_optimizer),
-                             step=gan.step, fixed_noise=fixed_noise)
+                             step=gan.step, fixed_noise=fixed_noise, **ema)
 
 
 def make_manager(checkpoint, workdir: Workdir, max_to_keep=3) -> tf.train.CheckpointManager:
@@ -58,7 +60,8 @@ def make_manager(checkpoint, workdir: Workdir, max_to_keep=3) -> tf.train.Checkp
 def saved_variables(gan, fixed_noise):
   """Every variable the training checkpoint holds (weights, BN statistics, optimizer
   slots, loss scale, step, fixed noise): what must be finite before a save."""
-  return (list(gan.generator.variables) + list(gan.discriminator.variables)
+  ema = list(gan.ema_generator.variables) if gan.ema_generator is not None else []
+  return (list(gan.generator.variables) + list(gan.discriminator.variables) + ema
           + list(gan.g_optimizer.variables) + list(gan.d_optimizer.variables) + [fixed_noise])
 
 

@@ -31,7 +31,7 @@ from dcgan_tf import images
 from dcgan_tf import models
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel
-from dcgan_tf.train import build, callbacks, checkpoints, distribute, faults
+from dcgan_tf.train import build, callbacks, checkpoints, distribute, ema, evaluation, faults
 from dcgan_tf.workdir import Workdir
 
 
@@ -87,11 +87,24 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   with writer.as_default(step=start_step):
     tf.summary.text("config", "```\n" + config_text + "\n```")
   guard = faults.NonFiniteGuard(gan)
-  sampler = callbacks.SampleGrid(gan, writer, fixed_noise,
+  # Samples and the export come from the EMA generator when there is one (train/ema.py).
+  sample_generator = gan.generator if gan.ema_generator is None else gan.ema_generator
+  ema_update = [ema.EMAUpdate(gan, config.ema_decay)] if gan.ema_generator is not None else []
+  sampler = callbacks.SampleGrid(gan, sample_generator, writer, fixed_noise,
                                  images.grid_labels(config.num_grid_samples, num_classes),
                                  config.sample_every, out.samples_dir)
   checkpointer = callbacks.Checkpointer(gan, manager, config.checkpoint_every, guard,
                                         checkpoints.saved_variables(gan, fixed_noise))
+  periodic_eval = []
+  if config.eval_every:
+    context = evaluation.make_context(config, out, sample_generator, num_classes)
+    metrics = evaluation.resolve_metrics(config, context)
+    if config.eval_best and config.eval_best not in metrics:
+      raise UserError(f"--eval_best: {config.eval_best} is not among the metrics evaluated "
+                      f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})")
+    logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
+                 config.eval_every, config.eval_samples)
+    periodic_eval = [evaluation.PeriodicEval(gan, context, metrics, config, out, writer, ckpt)]
   if restored:
     checkpointer.mark_saved(restored)
   else:
@@ -105,8 +118,9 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   with faults.SignalStop() as stop:
     ckpt_path, trained, rollbacks = faults.fit_with_rollback(
         gan, steps, dataset, lambda seed: make_input(seed)[0],
-        list(extra_callbacks) + [guard, callbacks.StepLogger(
-            gan, writer, config.log_every, config.batch_size, steps), sampler, checkpointer, stop],
+        list(extra_callbacks) + [guard] + ema_update + [callbacks.StepLogger(
+            gan, writer, config.log_every, config.batch_size, steps), sampler]
+        + periodic_eval + [checkpointer, stop],
         guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
         config.max_rollbacks, stop)
   fit_s = time.perf_counter() - t_fit
@@ -121,12 +135,15 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
                     "resume (the export happens when the run completes)", stop.signal_name,
                     final_step, steps, ckpt_path)
   elif config.export:
-    bad = checkpoints.nonfinite_variables(gan.generator.variables)
+    bad = checkpoints.nonfinite_variables(sample_generator.variables)
     if bad:  # the final checkpoint was checked too: belt and braces before publishing
       raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step "
                       f"{final_step}")
-    summary["saved_model"] = savedmodel.export_generator(gan.generator, out.saved_model_dir, config,
-                                                         num_classes)
+    summary["saved_model"] = savedmodel.export_generator(sample_generator, out.saved_model_dir,
+                                                         config, num_classes)
+    best = evaluation.read_best(out) if config.eval_every else None
+    if best is not None:
+      summary["saved_model_best"] = savedmodel.export_best(out, best, config, num_classes)
   summary["wall_s"] = time.perf_counter() - t_start
   distribute.cleanup_write_dir(out.path, workdir)  # a non-chief's throwaway folder
   logging.info("Done: %s", json.dumps(summary))

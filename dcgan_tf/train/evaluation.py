@@ -1,0 +1,110 @@
+"""Evaluation during training (`--eval_every=N`): a fixed, cheap metric set every N steps,
+logged to TensorBoard, with the best checkpoint kept apart from the rolling ones.
+
+Every evaluation uses the same protocol as `python -m dcgan_tf.evaluate --seed=0
+--num_samples=--eval_samples` (evaluate/context.py: the same noise, labels and real images),
+so a number logged here is reproduced by evaluate on the same checkpoint. The generator
+evaluated is the one the run samples from (the EMA G when --ema_decay > 0).
+
+  --eval_metrics  auto: fid,kid on the features of the dataset's cached classifier (the one
+                  `evaluate --feature_extractor=classifier` trains) when it exists, else swd
+                  (no network, no classifier); or any of fid, kid, swd
+  --eval_best     the metric (lower is better) whose best value keeps its checkpoint in
+                  checkpoints/best/ (never rotated away); best.json beside it holds its step
+                  and score; at the end the run exports it as WORKDIR/saved_model_best
+                  (+ saved_model_best.json)
+The time each evaluation takes is logged and written as the scalar eval/seconds.
+"""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from dcgan_tf import atomic
+from dcgan_tf import inference
+from dcgan_tf.config import Config
+from dcgan_tf.evaluate import evaluator
+from dcgan_tf.evaluate.context import Context
+from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir
+
+EVAL_SEED = 0  # one protocol for every run (evaluate's default --seed), whatever --seed is
+CLASSIFIER_METRICS = ("fid", "kid")
+
+
+def make_context(config: Config, workdir: Workdir, generator, num_classes: int) -> Context:
+  """An evaluation Context over the live `generator` (refresh() it before each use)."""
+  options = evaluator.Options(workdir=workdir.path, metrics="swd",
+                              num_samples=config.eval_samples, seed=EVAL_SEED,
+                              feature_extractor="classifier")
+  run = inference.Run(workdir, config, generator, None, num_classes, 0, "")
+  return Context(run, options)
+
+
+def resolve_metrics(config: Config, context: Context):
+  """--eval_metrics as a tuple of metric names (auto resolved, see the module doc)."""
+  if config.eval_metrics != "auto":
+    return tuple(m.strip() for m in config.eval_metrics.split(",") if m.strip())
+  return CLASSIFIER_METRICS if context.has_cached_classifier() else ("swd",)
+
+
+class PeriodicEval(keras.callbacks.Callback):
+  """Every `config.eval_every` steps: metrics to TensorBoard, best checkpoint kept apart."""
+
+  def __init__(self, gan, context: Context, metrics, config: Config, workdir: Workdir, writer,
+               checkpoint):
+    super().__init__()
+    self.gan, self.context, self.metrics, self.writer = gan, context, metrics, writer
+    self.every = config.eval_every
+    self.best_metric = config.eval_best or metrics[0]
+    self.best_dir = os.path.join(workdir.checkpoint_dir, "best")
+    self.best_manager = tf.train.CheckpointManager(checkpoint, self.best_dir, max_to_keep=1,
+                                                   checkpoint_name=CHECKPOINT_NAME)
+    self.best = read_best(workdir)  # resumed runs go on from their best so far
+    self.last_step = None
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self.gan.step.numpy())
+    if step % self.every == 0 and step != self.last_step:
+      self.evaluate(step)
+
+  def evaluate(self, step):
+    t0 = time.perf_counter()
+    self.context.refresh()
+    values = {name: float(evaluator.METRIC_FNS[name](self.context)["value"])
+              for name in self.metrics}
+    seconds = time.perf_counter() - t0
+    with self.writer.as_default(step=step):
+      for name, value in values.items():
+        tf.summary.scalar(f"eval/{name}", value)
+      tf.summary.scalar("eval/seconds", seconds)
+    self.writer.flush()
+    self.last_step = step
+    value = values[self.best_metric]
+    better = np.isfinite(value) and (self.best is None or value < self.best["value"])
+    logging.info("eval at step %d (%.1fs): %s%s", step, seconds,
+                 "  ".join(f"{k}={v:.4g}" for k, v in values.items()),
+                 f"  (best {self.best_metric} so far)" if better else "")
+    if better:
+      path = self.best_manager.save(checkpoint_number=step)
+      self.best = dict(step=step, metric=self.best_metric, value=value, metrics=values,
+                       checkpoint=os.path.relpath(path, os.path.dirname(self.best_dir)),
+                       num_samples=self.context.options.num_samples, seed=EVAL_SEED)
+      if set(values) & set(CLASSIFIER_METRICS):
+        self.best["feature_extractor"] = self.context.extractor.name
+      atomic.write_text(os.path.join(self.best_dir, "best.json"),
+                        json.dumps(self.best, indent=2, sort_keys=True))
+    return values
+
+
+def read_best(workdir: Workdir):
+  """checkpoints/best/best.json as a dict, or None before the first evaluation."""
+  path = os.path.join(workdir.checkpoint_dir, "best", "best.json")
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    return json.load(f)

@@ -1,0 +1,123 @@
+"""DiffAugment: shapes, value ranges, determinism, eager == XLA, gradients, and its place in
+the train step (both networks see augmented images; off changes nothing)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny
+from dcgan_tf import augment
+from dcgan_tf.config import augment_policies
+
+SEED = tf.constant([3, 4], tf.int64)
+
+
+def _images(b=6, s=32, c=3, seed=0):
+  return tf.random.stateless_uniform([b, s, s, c], [seed, 1], -1.0, 1.0)
+
+
+def test_parse_keeps_known_policies_in_order():
+  assert augment_policies("cutout, translation") == (("translation", "cutout"), [])
+  assert augment_policies("") == ((), [])
+  assert augment_policies("color,flip") == (("color",), ["flip"])
+
+
+def test_translation_moves_pixels_by_at_most_an_eighth_and_pads_with_zero():
+  x = np.zeros([64, 32, 32, 1], np.float32)
+  x[:, 16, 16, 0] = 1.0  # one bright pixel per image
+  y = augment.translation(tf.constant(x), SEED).numpy()
+  moves = []
+  for image in y:
+    rows, cols, _ = np.nonzero(image)
+    assert len(rows) == 1  # moved, never duplicated or lost (a 4-pixel shift stays inside)
+    moves.append((rows[0] - 16, cols[0] - 16))
+  moves = np.array(moves)
+  assert np.abs(moves).max() == 4 and len({tuple(m) for m in moves}) > 10
+  ones = augment.translation(tf.ones([64, 32, 32, 1]), SEED).numpy()
+  assert set(np.unique(ones)) <= {0.0, 1.0} and ones.min() == 0.0  # zero padding shows
+
+
+def test_cutout_zeroes_one_square_of_half_the_side():
+  y = augment.cutout(tf.ones([32, 32, 32, 3]), SEED).numpy()
+  for image in y:
+    rows, cols = np.nonzero(image[..., 0] == 0)
+    assert 0 < len(rows) <= 16 * 16
+    h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    assert len(rows) == h * w and h <= 16 and w <= 16  # one axis-aligned rectangle
+    assert np.all(image[rows, cols] == 0) and (image != 0).sum() == 3 * (32 * 32 - h * w)
+
+
+def test_color_ranges():
+  x = _images()
+  y = augment.color(x, SEED).numpy()
+  assert np.abs(y).max() < 6  # brightness +-0.5, saturation x[0, 2], contrast x[0.5, 1.5]
+  gray = tf.tile(_images(c=1), [1, 1, 1, 3])
+  y = augment.color(gray, SEED).numpy()  # saturation leaves gray images gray
+  np.testing.assert_allclose(y[..., 0], y[..., 2], atol=1e-5)
+
+
+@pytest.mark.parametrize("policies", [("color",), ("translation",), ("cutout",),
+                                      ("color", "translation", "cutout")])
+def test_deterministic_shape_preserving_and_same_under_xla(policies):
+  x = _images()
+  y = augment.diff_augment(x, policies, SEED)
+  assert y.shape == x.shape and y.dtype == x.dtype
+  np.testing.assert_array_equal(y, augment.diff_augment(x, policies, SEED))
+  assert not np.array_equal(y, augment.diff_augment(x, policies, SEED + 1))
+  jit = tf.function(lambda x, s: augment.diff_augment(x, policies, s), jit_compile=True)
+  under_xla = jit(x, SEED).numpy()
+  assert under_xla.shape == y.shape and np.isfinite(under_xla).all()
+  if "color" not in policies:  # XLA draws other random floats than the CPU kernels
+    np.testing.assert_array_equal(under_xla, y)
+
+
+def test_gradients_reach_the_images():
+  x = _images()
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = augment.diff_augment(x, ("color", "translation", "cutout"), SEED)
+    loss = tf.reduce_sum(y * tf.random.stateless_normal(y.shape, [1, 2]))
+  grad = tape.gradient(loss, x).numpy()
+  assert np.isfinite(grad).all() and (grad != 0).mean() > 0.5
+
+
+def _gan(policies):
+  import keras
+  from dcgan_tf import data
+  from dcgan_tf.train import build
+  config = tiny(augment=",".join(policies))
+  keras.utils.set_random_seed(0)
+  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
+  return gan, next(iter(data.make_dataset(config)[0]))
+
+
+def _record_d_inputs(gan):
+  seen, call = [], gan.discriminator.call
+
+  def recording(images, labels=None, training=False):
+    seen.append(images.numpy())
+    return call(images, labels, training=training)
+
+  gan.discriminator.call = recording
+  return seen
+
+
+def test_train_step_augments_what_d_sees_in_both_updates():
+  gan, (real, labels) = _gan(("translation", "cutout"))
+  seen = _record_d_inputs(gan)
+  before = [v.numpy().copy() for v in gan.generator.trainable_variables]
+  gan.train_step((real, labels))
+  assert len(seen) == 3  # D step: real, fake; G step: fake
+  zero_fraction = [(batch == 0).mean() for batch in seen]
+  assert all(f > 0.05 for f in zero_fraction), zero_fraction  # cutout squares in every call
+  assert not np.array_equal(seen[0], real.numpy())
+  assert any(not np.array_equal(b, v.numpy())  # G learns through the augmentation
+             for b, v in zip(before, gan.generator.trainable_variables))
+
+
+def test_augment_off_feeds_d_the_batch_itself():
+  gan, (real, labels) = _gan(())
+  assert gan.augment == ()
+  seen = _record_d_inputs(gan)
+  gan.train_step((real, labels))
+  np.testing.assert_array_equal(seen[0], real.numpy())  # bit for bit: no op on the way

@@ -1,0 +1,76 @@
+"""Evaluation during training: metric curve in TensorBoard, best checkpoint kept apart and
+exported, and its score reproduced by `evaluate`."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny
+from dcgan_tf.errors import UserError
+
+
+def test_eval_during_training_keeps_and_exports_the_best(tmp_path):
+  from dcgan_tf.evaluate import evaluator
+  from dcgan_tf.sample import plots
+  from dcgan_tf.train import loop
+  workdir = str(tmp_path / "run")
+  summary = loop.train(tiny(train_steps=6, eval_every=2, eval_samples=64, checkpoint_every=2,
+                            keep_checkpoints=1, export=True), workdir)
+  curve = plots.read_scalars(os.path.join(workdir, "tensorboard"))
+  steps, values = curve["eval/swd"]
+  assert list(steps) == [2, 4, 6] and list(curve["eval/seconds"][0]) == [2, 4, 6]
+  with open(os.path.join(workdir, "saved_model_best.json")) as f:
+    best = json.load(f)
+  assert best["metric"] == "swd" and best["value"] == pytest.approx(values.min())
+  assert best["step"] == steps[values.argmin()]
+  # Rotation keeps one rolling checkpoint; the best one is kept apart.
+  assert os.path.isfile(best["checkpoint"] + ".index")
+  assert os.path.isfile(os.path.join(summary["saved_model_best"], "saved_model.pb"))
+  # evaluate on that checkpoint reproduces the score in the JSON.
+  again = evaluator.evaluate(evaluator.Options(workdir=workdir, checkpoint=best["checkpoint"],
+                                               metrics="swd", num_samples=64))
+  assert again["step"] == best["step"]
+  assert again["metrics"]["swd"]["value"] == pytest.approx(best["value"], rel=1e-5)
+
+
+def test_auto_metrics_use_a_cached_classifier_only(tmp_path, monkeypatch):
+  from dcgan_tf import models
+  from dcgan_tf.evaluate.context import Context
+  from dcgan_tf.train import evaluation
+  from dcgan_tf.workdir import Workdir
+  config = tiny(eval_every=2)
+  context = evaluation.make_context(config, Workdir(str(tmp_path)),
+                                    models.build_generator(config), 0)
+  monkeypatch.setenv("DCGAN_TF_CACHE", str(tmp_path / "cache"))
+  assert evaluation.resolve_metrics(config, context) == ("swd",)
+  monkeypatch.setattr(Context, "has_cached_classifier", lambda self: True)
+  assert evaluation.resolve_metrics(config, context) == ("fid", "kid")
+  assert evaluation.resolve_metrics(config.replace(eval_metrics="kid,swd"), context) == (
+      "kid", "swd")
+
+
+@pytest.mark.parametrize("overrides,flag", [
+    (dict(eval_metrics="swd,bogus"), "--eval_metrics"), (dict(eval_every=-1), "--eval_every"),
+    (dict(eval_metrics="swd", eval_best="fid"), "--eval_best"), (dict(eval_samples=1),
+                                                                 "--eval_samples"),
+    (dict(eval_every=10, strategy="multiworker"), "--eval_every")])
+def test_eval_flags_are_checked(overrides, flag):
+  from dcgan_tf import config as config_lib
+  with pytest.raises(UserError, match=flag):
+    config_lib.validate(tiny(**overrides))
+
+
+def test_real_sample_does_not_depend_on_the_global_seed():
+  """Training (global seed = --seed) and evaluate (none) must draw the same real images."""
+  from dcgan_tf.evaluate.context import load_images
+  tf.random.set_seed(1)
+  a, la, _ = load_images(tiny(), 100, seed=0)
+  tf.random.set_seed(2)
+  b, lb, _ = load_images(tiny(), 100, seed=0)
+  np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(la, lb)
+  c, _, _ = load_images(tiny(), 100, seed=1)
+  assert not np.array_equal(a, c)
