@@ -214,20 +214,21 @@ def test_num_classes_must_match_a_labelled_dataset():
 
 @pytest.mark.parametrize("variant", ["gan", "dcgan", "cdcgan", "sngan"])
 def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp_path):
-  """`python -m dcgan_tf.train --variant=V`: 2 steps with checkpoints, a rerun resumes to 3
-  and exports; the export serves and `sample` draws from the checkpoint."""
+  """Two steps with checkpoints (in-process, the library the CLI calls), then
+  `python -m dcgan_tf.train --variant=V` resumes to 3 and exports; the export serves and
+  `sample` draws from the checkpoint."""
   from conftest import run_module, tiny_flags
   from dcgan_tf.sample import pictures
+  from dcgan_tf.train import loop
   workdir = str(tmp_path / "run")
-  flags = tiny_flags(variant=variant, checkpoint_every=1, mlp_units=60, maxout_pieces=5)
-  first = run_module("dcgan_tf.train", f"--workdir={workdir}", *flags, "--train_steps=2")
-  assert first.returncode == 0, first.stderr[-3000:]
-  assert "Trained to step 2" in first.stdout
-  assert not os.path.exists(os.path.join(workdir, "saved_model"))  # tiny(): export=False
-  second = run_module("dcgan_tf.train", f"--workdir={workdir}", *flags, "--train_steps=3",
-                      "--export=true")
+  options = dict(variant=variant, checkpoint_every=1, mlp_units=60, maxout_pieces=5)
+  first = loop.train(tiny(train_steps=2, **options), workdir)
+  assert first["step"] == 2 and not os.path.exists(os.path.join(workdir, "saved_model"))
+  second = run_module("dcgan_tf.train", f"--workdir={workdir}", *tiny_flags(**options),
+                      "--train_steps=3", "--export=true")
   assert second.returncode == 0, second.stderr[-3000:]
   assert "Resumed from" in second.stderr and "ckpt-2 at step 2 of 3" in second.stderr
+  assert "Trained to step 3" in second.stdout
   served = tf.saved_model.load(os.path.join(workdir, "saved_model"))
   signature = served.signatures["generate"]
   extra = {"label": tf.constant(1)} if variant == "cdcgan" else {}
