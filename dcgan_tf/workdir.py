@@ -43,6 +43,11 @@ def step_of(path) -> int:
   return int(match.group(1)) if match else -1
 
 
+def _entry(*parts):
+  """A read-only Workdir attribute: the path of `parts` inside the run folder."""
+  return property(lambda self: os.path.join(self.path, *parts))
+
+
 class Workdir:
   """One run folder (see the module docstring). Creating the object touches nothing."""
 
@@ -54,40 +59,16 @@ class Workdir:
   def __str__(self):
     return self.path
 
-  def join(self, *parts) -> str:
-    return os.path.join(self.path, *parts)
-
-  @property
-  def config_path(self):
-    return self.join("config.json")
-
-  @property
-  def checkpoint_dir(self):
-    return self.join("checkpoints")
-
-  @property
-  def tensorboard_dir(self):
-    return self.join("tensorboard")
-
-  @property
-  def samples_dir(self):
-    return self.join("samples")
-
-  @property
-  def eval_dir(self):
-    return self.join("eval")
-
-  @property
-  def saved_model_dir(self):
-    return self.join("saved_model")
-
-  @property
-  def saved_model_best_dir(self):
-    return self.join("saved_model_best")
-
-  @property
-  def fixed_noise_path(self):
-    return self.join("fixed_noise.npy")
+  # The layout (module docstring): one path per thing a run writes.
+  config_path = _entry("config.json")
+  checkpoint_dir = _entry("checkpoints")
+  best_checkpoint_dir = _entry("checkpoints", "best")
+  tensorboard_dir = _entry("tensorboard")
+  samples_dir = _entry("samples")
+  eval_dir = _entry("eval")
+  saved_model_dir = _entry("saved_model")
+  saved_model_best_dir = _entry("saved_model_best")
+  fixed_noise_path = _entry("fixed_noise.npy")
 
   # ------------------------------------------------------------------ config
 

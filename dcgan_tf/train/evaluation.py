@@ -61,7 +61,7 @@ class PeriodicEval(keras.callbacks.Callback):
     self.gan, self.context, self.metrics, self.writer = gan, context, metrics, writer
     self.every = config.eval_every
     self.best_metric = config.eval_best or metrics[0]
-    self.best_dir = os.path.join(workdir.checkpoint_dir, "best")
+    self.best_dir = workdir.best_checkpoint_dir
     self.best_manager = tf.train.CheckpointManager(checkpoint, self.best_dir, max_to_keep=1,
                                                    checkpoint_name=CHECKPOINT_NAME)
     self.best = read_best(workdir)  # resumed runs go on from their best so far
@@ -103,7 +103,7 @@ class PeriodicEval(keras.callbacks.Callback):
 
 def read_best(workdir: Workdir):
   """checkpoints/best/best.json as a dict, or None before the first evaluation."""
-  path = os.path.join(workdir.checkpoint_dir, "best", "best.json")
+  path = os.path.join(workdir.best_checkpoint_dir, "best.json")
   if not os.path.isfile(path):
     return None
   with open(path) as f:
