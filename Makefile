@@ -1,8 +1,9 @@
 # Two set-up commands on a fresh machine:  `make train`  and  `make test`.
 # Both install what they need first (idempotent; pip skips what is there).
 PYTHON ?= python3
-# tensorflow (GPU build) where nvidia-smi exists, tensorflow-cpu elsewhere.
-TF_PACKAGE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo tensorflow || echo tensorflow-cpu)
+# Where nvidia-smi lists a GPU: tensorflow with its CUDA libraries (the `and-cuda` extra;
+# plain `tensorflow` 2.21 carries none and would train on the CPU). Elsewhere tensorflow-cpu.
+TF_PACKAGE ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo 'tensorflow[and-cuda]' || echo tensorflow-cpu)
 TF_VERSION := $(shell sed -n 's/^tensorflow\([<>=].*\)/\1/p' requirements.txt)
 
 .PHONY: install train test bench

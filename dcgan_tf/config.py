@@ -121,6 +121,8 @@ class Config:
   steps_per_execution: int = option(1, "Train steps per tf.function call (>= 1).")
   strategy: str = option("auto", "tf.distribute strategy: auto | default | mirrored | "
                          "multiworker | tpu.")
+  require_gpu: bool = option(False, "Stop with an error when TensorFlow sees no GPU (instead "
+                             "of a warning and a run on the CPU).")
   max_rollbacks: int = option(3, "Non-finite loss: roll back to the last checkpoint at most this "
                               "many times, then stop (>= 0).")
   eval_every: int = option(0, "Steps between evaluations during training (>= 0; 0 = off): "

@@ -11,9 +11,18 @@ functions rather than assume a CPU, so they hold on GPU machines too.
 """
 
 import functools
+import shutil
+import subprocess
 
 import keras
 import tensorflow as tf
+from absl import logging
+
+from dcgan_tf.errors import UserError
+
+# What to install where the NVIDIA driver works but TensorFlow finds no CUDA libraries:
+# TensorFlow 2.21's `tensorflow` wheel has none; the `and-cuda` extra brings them.
+CUDA_INSTALL = "pip install 'tensorflow[and-cuda]>=2.21,<2.22' (or `make install`)"
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,6 +45,50 @@ def cpu_has_bf16() -> bool:
 
 def has_gpu() -> bool:
   return bool(tf.config.list_physical_devices("GPU"))
+
+
+def driver_gpus() -> list:
+  """The GPUs the NVIDIA driver lists (`nvidia-smi -L` lines); [] without the tool, a
+  driver or a GPU. Independent of TensorFlow: it tells a machine that has a GPU TensorFlow
+  cannot use from one without any."""
+  exe = shutil.which("nvidia-smi")
+  if exe is None:
+    return []
+  try:
+    result = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30)
+  except (OSError, subprocess.SubprocessError):
+    return []
+  if result.returncode != 0:
+    return []
+  return [line.strip() for line in result.stdout.splitlines() if line.startswith("GPU")]
+
+
+def check_gpu(require: bool) -> None:
+  """Warns (or, with require, raises UserError) when TensorFlow sees no GPU: naming what
+  to install when the driver lists one, since the run would otherwise train on the CPU at
+  a fraction of the speed, in float32."""
+  if has_gpu():
+    return
+  gpus = driver_gpus()
+  if gpus:
+    message = (f"nvidia-smi lists {len(gpus)} GPU(s) but TensorFlow sees none (no CUDA "
+               f"libraries): {CUDA_INSTALL}, or install CUDA 12 and cuDNN 9")
+  elif require:
+    message = "TensorFlow sees no GPU and nvidia-smi lists none"
+  else:
+    return
+  if require:
+    raise UserError(f"--require_gpu: {message}")
+  logging.warning("%s; training on the CPU (--require_gpu makes this an error)", message)
+
+
+def describe(strategy, policy: str, jit_compile) -> str:
+  """One line: the devices TensorFlow sees, the strategy, precision policy and XLA choice."""
+  devices = ", ".join(f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}"
+                      for d in tf.config.list_physical_devices()) or "none"
+  xla = {True: "on", False: "off"}.get(jit_compile, "Keras' choice")
+  return (f"devices {devices}; strategy {type(strategy).__name__.lstrip('_')} with "
+          f"{strategy.num_replicas_in_sync} replica(s); precision {policy}; XLA {xla}")
 
 
 def resolve_precision(precision: str) -> str:

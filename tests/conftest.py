@@ -1,7 +1,12 @@
 """Shared fixtures: tiny configs that train in seconds on CPU."""
 
 import os
+import queue
+import re
+import subprocess
 import sys
+import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -33,11 +38,55 @@ def tiny_flags(**overrides):
 
 def run_module(module, *args, cwd=REPO, timeout=300, env=None):
   """Runs `python -m module args...` in a subprocess; returns CompletedProcess (text)."""
-  import subprocess
   full_env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
   full_env.update(env or {})
   return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
                         text=True, timeout=timeout, env=full_env)
+
+
+class Training:
+  """A `python -m dcgan_tf.train` subprocess whose stderr is read line by line."""
+
+  def __init__(self, workdir, *flags, entry=("-m", "dcgan_tf.train"), env=None):
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    self.proc = subprocess.Popen(
+        [sys.executable, *entry, f"--workdir={workdir}", *flags], cwd=REPO,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    self.lines, self._queue = [], queue.Queue()
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    for line in self.proc.stderr:
+      self.lines.append(line)
+      self._queue.put(line)
+    self._queue.put(None)
+
+  def wait_for(self, pattern, timeout=240):
+    """Blocks until a stderr line matches `pattern`; returns the match."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+      try:
+        line = self._queue.get(timeout=1)
+      except queue.Empty:
+        continue
+      if line is None:
+        raise AssertionError(f"exited before {pattern!r}:\n{self.tail()}")
+      match = re.search(pattern, line)
+      if match:
+        return match
+    self.proc.kill()
+    raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.tail()}")
+
+  def finish(self, timeout=240):
+    """Waits for the exit; returns (exit code, whole stderr)."""
+    self.proc.wait(timeout=timeout)
+    self._reader.join(timeout=30)
+    self.proc.stdout.close()
+    return self.proc.returncode, "".join(self.lines)
+
+  def tail(self, n=15):
+    return "".join(self.lines[-n:])
 
 
 @pytest.fixture(autouse=True)

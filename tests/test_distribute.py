@@ -3,7 +3,8 @@
 Logical devices must be configured before TensorFlow initialises, so the mirrored
 run happens in a subprocess: this file run as a script (`python test_distribute.py
 mirrored OUTDIR`). The multi-worker test starts two `python -m dcgan_tf.train`
-processes with TF_CONFIG on 127.0.0.1.
+processes with TF_CONFIG on 127.0.0.1 and stops them the ways a cluster stops: kill -9 of
+one worker, SIGTERM (preemption) of one worker, then a resume to the end.
 
 What "the same losses" means: both runs see the same global batches (one input
 pipeline, split into per-replica batches), the same noise (gan._noise draws the
@@ -14,14 +15,17 @@ differs, so losses and weights agree to float32 rounding.
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
-from conftest import REPO, tiny
+from conftest import REPO, Training, tiny
 from dcgan_tf.errors import UserError
 
 STEPS = 3
@@ -86,47 +90,83 @@ def _free_ports(n):
   return ports
 
 
-def test_multiworker_trains_checkpoints_exports(tmp_path):
-  workdir = tmp_path / "run"
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-  flags = ["--dataset=digits", "--image_size=32", "--channels=1", "--gen_filters=8",
-           "--disc_filters=8", "--latent_dim=16", "--batch_size=16", f"--train_steps={STEPS}",
-           "--log_every=1", "--sample_every=1000", "--checkpoint_every=2", "--num_grid_samples=4",
-           "--shuffle_buffer=64", "--precision=float32", "--strategy=multiworker",
-           f"--workdir={workdir}"]
-  procs, temps = [], []
-  for index in range(2):
-    temp = tmp_path / f"tmp{index}"  # where a worker's throwaway write_dir goes
-    temp.mkdir()
-    temps.append(temp)
-    # CUDA_VISIBLE_DEVICES="": two workers on one host must not both claim its GPU's memory.
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(temp),
-               CUDA_VISIBLE_DEVICES="",
-               TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker",
-                                                                  "index": index}}))
-    procs.append(subprocess.Popen([sys.executable, "-m", "dcgan_tf.train", *flags], cwd=REPO,
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True))
-  outputs = []
-  try:
-    for p in procs:
-      outputs.append(p.communicate(timeout=400))
-  finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
-  for p, (out, err) in zip(procs, outputs):
-    assert p.returncode == 0, "\n".join(l for l in err.splitlines() if "Error" in l or "error" in l or "File" in l)[-4000:]
-  assert f"Trained to step {STEPS}" in outputs[0][0]
-  checkpoints = sorted(os.listdir(workdir / "checkpoints"))
-  assert f"ckpt-{STEPS}.index" in checkpoints and "ckpt-2.index" in checkpoints
-  assert (workdir / "config.json").is_file() and (workdir / "samples").is_dir()
+class Cluster:
+  """Two `python -m dcgan_tf.train --strategy=multiworker` workers on 127.0.0.1."""
+
+  FLAGS = ["--dataset=digits", "--image_size=32", "--channels=1", "--gen_filters=8",
+           "--disc_filters=8", "--latent_dim=16", "--batch_size=16", "--log_every=1",
+           "--sample_every=1000", "--checkpoint_every=1000", "--num_grid_samples=4",
+           "--shuffle_buffer=64", "--precision=float32", "--strategy=multiworker"]
+
+  def __init__(self, tmp_path, workdir, train_steps):
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    self.workers, self.temps = [], []
+    for index in range(2):
+      temp = tempfile.mkdtemp(dir=tmp_path)  # where a worker's throwaway write_dir goes
+      self.temps.append(temp)
+      # CUDA_VISIBLE_DEVICES="": two workers on one host must not both claim its GPU's memory.
+      env = dict(TMPDIR=temp, CUDA_VISIBLE_DEVICES="", TF_CONFIG=json.dumps(
+          {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+      self.workers.append(Training(workdir, *self.FLAGS, f"--train_steps={train_steps}",
+                                   env=env))
+
+  def finish(self, timeout=300):
+    """[(exit code, stderr)] of both workers; kills what is still running after `timeout`."""
+    try:
+      return [w.finish(timeout=timeout) for w in self.workers]
+    finally:
+      for w in self.workers:
+        if w.proc.poll() is None:
+          w.proc.kill()
+
+
+def _interrupted_at(log):
+  return int(re.search(r"Interrupted by SIGTERM at step (\d+) of 10000", log).group(1))
+
+
+def test_multiworker_preemption_and_a_lost_worker(tmp_path):
+  """kill -9 of worker 1: worker 0 fails with one line naming the fix, in bounded time.
+  SIGTERM to worker 1 only: both stop at the same step, which the chief checkpointed; the
+  rerun resumes there on both, trains, checkpoints and exports."""
   import tensorflow as tf
+  workdir = tmp_path / "run"
+  cluster = Cluster(tmp_path, workdir, 10_000)
+  cluster.workers[0].wait_for(r"step 3/10000")
+  cluster.workers[1].proc.kill()
+  (code, log), _ = cluster.finish(timeout=180)  # heartbeats notice within ~10 s
+  assert code == 1, log[-3000:]
+  assert "Traceback" not in log, log[-3000:]
+  line = log.strip().splitlines()[-1]
+  assert line.startswith("error: a worker of the cluster stopped"), line
+  assert "rerun the same command on every worker" in line
+
+  cluster = Cluster(tmp_path, workdir, 10_000)  # resumes from ckpt-0, then is preempted
+  cluster.workers[1].wait_for(r"step 3/10000")
+  cluster.workers[1].proc.send_signal(signal.SIGTERM)
+  results = cluster.finish()
+  for code, log in results:
+    assert code == 128 + signal.SIGTERM, log[-3000:]
+  steps = {_interrupted_at(log) for _, log in results}
+  assert len(steps) == 1, steps  # every worker stopped at one step
+  step = steps.pop()
+  assert step >= 3
+  chief = tf.train.load_checkpoint(str(workdir / "checkpoints" / f"ckpt-{step}"))
+  assert chief.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == step
+  assert not (workdir / "saved_model").exists()  # unfinished: no export
+
+  cluster = Cluster(tmp_path, workdir, step + 2)
+  results = cluster.finish()
+  for code, log in results:
+    assert code == 0, log[-3000:]
+    assert f"at step {step} of {step + 2}" in log  # "Resumed from ... at step N of M"
+  assert re.search(rf'Done: .*"step": {step + 2},', results[0][1])
+  checkpoints = sorted(os.listdir(workdir / "checkpoints"))
+  assert f"ckpt-{step + 2}.index" in checkpoints and (workdir / "config.json").is_file()
   loaded = tf.saved_model.load(str(workdir / "saved_model"))
   images = loaded.signatures["serving_default"](z=tf.zeros([2, 16]))["images"]
   assert images.shape == (2, 32, 32, 1)
-  # Only the chief wrote the workdir; worker 1's throwaway folder is gone.
-  assert not os.listdir(temps[1]), os.listdir(temps[1])
+  # Only the chief wrote the workdir; worker 1's throwaway folders are gone.
+  assert not os.listdir(cluster.temps[1]), os.listdir(cluster.temps[1])
   leftovers = [f for f in os.listdir(workdir) if "worker" in f or f.startswith("dcgan_")]
   assert not leftovers
 

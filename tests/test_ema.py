@@ -44,8 +44,62 @@ def test_ema_is_the_warmed_up_moving_average_of_g():
     np.testing.assert_allclose(v.numpy(), e, rtol=1e-5, atol=1e-7, err_msg=v.path)
   assert not np.allclose(shadow.trainable_variables[0].numpy(),
                          g.trainable_variables[0].numpy())  # an average, not a copy
-  for w, e in zip(g.non_trainable_variables, shadow.non_trainable_variables):  # BN statistics
-    np.testing.assert_array_equal(w.numpy(), e.numpy())
+
+
+def _statistics(model):
+  return [v.numpy().copy() for layer in ema.batch_norm_layers(model)
+          for v in (layer.moving_mean, layer.moving_variance)]
+
+
+def test_statistics_are_the_mean_of_the_batch_statistics_of_the_ema_weights():
+  gan, dataset = _gan(ema_decay=0.9)
+  gan.train_step(next(iter(dataset)))  # G's BN statistics move away from the initial ones
+  g = gan.ema_generator
+  g.set_weights([w * 1.5 for w in gan.generator.get_weights()])  # weights unlike G's
+  from dcgan_tf import inference
+  z = inference.latent(64, gan.latent_dim, seed=3)
+  halves = []
+  for rows in (slice(0, 32), slice(32, 64)):  # each half's batch statistics, by hand
+    for layer in ema.batch_norm_layers(g):
+      layer.momentum = 0.0
+    g(tf.constant(z[rows]), training=True)
+    halves.append(_statistics(g))
+  for layer in ema.batch_norm_layers(g):
+    layer.momentum = 0.9
+  ema.recompute_statistics(g, gan.latent_dim, 0, seed=3, samples=64, batch_size=32)
+  stats = _statistics(g)
+  assert len(stats) >= 4
+  for got, a, b in zip(stats, *halves):
+    np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-4, atol=1e-6)
+  assert [layer.momentum for layer in ema.batch_norm_layers(g)] == [0.9] * (len(stats) // 2)
+  for got, raw in zip(stats, _statistics(gan.generator)):  # not G's statistics
+    assert np.abs(got - raw).max() > 1e-3
+
+
+def test_statistics_are_recomputed_when_the_ema_g_is_read():
+  gan, _ = _gan(ema_decay=0.9)
+  update = ema.EMAUpdate(gan, 0.9, periods=(0, 3), seed=5)
+  update.on_train_begin()
+  initial = _statistics(gan.ema_generator)
+  weight = gan.generator.trainable_variables[0]
+  for step in (1, 2):  # not a period: weights move, statistics stay
+    weight.assign(weight * 1.5)
+    gan.step.assign(step)
+    update.on_train_batch_end(0)
+  for a, b in zip(initial, _statistics(gan.ema_generator)):
+    np.testing.assert_array_equal(a, b)
+  gan.step.assign(3)
+  update.on_train_batch_end(0)
+  at_period = _statistics(gan.ema_generator)
+  ema.recompute_statistics(gan.ema_generator, gan.latent_dim, 0, seed=5)
+  for a, b in zip(at_period, _statistics(gan.ema_generator)):
+    np.testing.assert_array_equal(a, b)
+  assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(initial, at_period))
+  weight.assign(weight * 1.5)
+  gan.step.assign(4)
+  update.on_train_batch_end(0)
+  update.on_train_end()  # the end of fit refreshes them too
+  assert any(np.abs(a - b).max() > 1e-4 for a, b in zip(at_period, _statistics(gan.ema_generator)))
 
 
 def test_several_steps_per_callback_apply_the_product_of_decays():

@@ -15,68 +15,19 @@ skipped where mounting is not allowed.
 import contextlib
 import glob
 import os
-import queue
 import re
 import shutil
 import signal
 import subprocess
-import sys
-import threading
-import time
 
 import numpy as np
 import pytest
 
-from conftest import REPO, tiny, tiny_flags
+from conftest import REPO, Training, tiny, tiny_flags
 from nan_injection import InjectNaN
 from dcgan_tf.errors import UserError
 
 BASE_STEPS, BASE_EVERY = 4, 2
-
-
-class Training:
-  """A `python -m dcgan_tf.train` subprocess whose stderr is read line by line."""
-
-  def __init__(self, workdir, *flags, entry=("-m", "dcgan_tf.train")):
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
-    self.proc = subprocess.Popen(
-        [sys.executable, *entry, f"--workdir={workdir}", *flags], cwd=REPO,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    self.lines, self._queue = [], queue.Queue()
-    self._reader = threading.Thread(target=self._read, daemon=True)
-    self._reader.start()
-
-  def _read(self):
-    for line in self.proc.stderr:
-      self.lines.append(line)
-      self._queue.put(line)
-    self._queue.put(None)
-
-  def wait_for(self, pattern, timeout=240):
-    """Blocks until a stderr line matches `pattern`; returns the match."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-      try:
-        line = self._queue.get(timeout=1)
-      except queue.Empty:
-        continue
-      if line is None:
-        raise AssertionError(f"exited before {pattern!r}:\n{self.tail()}")
-      match = re.search(pattern, line)
-      if match:
-        return match
-    self.proc.kill()
-    raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.tail()}")
-
-  def finish(self, timeout=240):
-    """Waits for the exit; returns (exit code, whole stderr)."""
-    self.proc.wait(timeout=timeout)
-    self._reader.join(timeout=30)
-    self.proc.stdout.close()
-    return self.proc.returncode, "".join(self.lines)
-
-  def tail(self, n=15):
-    return "".join(self.lines[-n:])
 
 
 def run_train(workdir, *flags):

@@ -1,4 +1,5 @@
-"""Keras callbacks of a training run: step log + TensorBoard scalars, sample grids, checkpoints.
+"""Keras callbacks of a training run: step log (with ETA) + TensorBoard scalars, sample grids,
+checkpoints.
 
 All of them key off `gan.step` (generator steps taken, continuous across
 resumes), never Keras' per-fit batch counter, and write TensorBoard eagerly
@@ -27,19 +28,43 @@ def _lr(optimizer):
   return float(np.ravel(keras.ops.convert_to_numpy(opt.learning_rate))[0])
 
 
-class StepLogger(keras.callbacks.Callback):
-  """Every `every` steps: logs interval means of losses, D(x), D(G(z)), images/s and learning rates."""
+def duration(seconds: float) -> str:
+  """'1h02m', '3m07s', '12s': a log line's elapsed time and ETA."""
+  seconds = int(round(max(seconds, 0)))
+  hours, rest = divmod(seconds, 3600)
+  minutes, secs = divmod(rest, 60)
+  if hours:
+    return f"{hours}h{minutes:02d}m"
+  return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
-  def __init__(self, gan, writer, every, global_batch, total_steps):
+
+class StepLogger(keras.callbacks.Callback):
+  """Every `every` steps: logs interval means of losses, D(x), D(G(z)), images/s, learning
+  rates, the epoch (when `num_examples` is known, > 0) and an ETA to `total_steps`.
+
+  ETA = remaining steps * global batch / a smoothed images/s: the interval rates' moving
+  average with weight SMOOTHING on the past (the first interval, which includes tracing
+  and compilation, is replaced by the second). Elapsed time counts from the first fit of
+  this process.
+  """
+
+  SMOOTHING = 0.7  # in [0, 1): 0 = the last interval's rate alone
+
+  def __init__(self, gan, writer, every, global_batch, total_steps, num_examples=0):
     super().__init__()
     self.gan, self.writer, self.every = gan, writer, every
     self.global_batch, self.total_steps = global_batch, total_steps
+    self.num_examples = num_examples or 0
     self.last_logged = None
+    self.t_start = None
+    self.rate, self.intervals = None, 0  # smoothed images/s over `intervals` intervals
     self.history = []  # (step, {name: value}) rows, for callers and tests
 
   def on_train_begin(self, logs=None):
     self.last_logged = int(self.gan.step.numpy())
     self.t0 = time.perf_counter()
+    if self.t_start is None:
+      self.t_start = self.t0
 
   def on_train_batch_end(self, batch, logs=None):
     step = int(self.gan.step.numpy())
@@ -47,16 +72,26 @@ class StepLogger(keras.callbacks.Callback):
       return
     now = time.perf_counter()
     values = log_floats(logs)
-    values["images_per_s"] = (step - self.last_logged) * self.global_batch / max(now - self.t0, 1e-9)
+    rate = (step - self.last_logged) * self.global_batch / max(now - self.t0, 1e-9)
+    self.intervals += 1
+    self.rate = rate if self.intervals <= 2 else (
+        self.SMOOTHING * self.rate + (1 - self.SMOOTHING) * rate)
+    values["images_per_s"] = rate
     values["g_lr"] = _lr(self.gan.g_optimizer)
     values["d_lr"] = _lr(self.gan.d_optimizer)
+    values["eta_s"] = (self.total_steps - step) * self.global_batch / max(self.rate, 1e-9)
+    if self.num_examples:
+      values["epoch"] = step * self.global_batch / self.num_examples
     with self.writer.as_default(step=step):
       for name, value in values.items():
         tf.summary.scalar(name, value)
     self.writer.flush()
     self.history.append((step, values))
-    logging.info("step %d/%d  %s", step, self.total_steps,
-                 "  ".join(f"{k}={v:.4g}" for k, v in values.items()))
+    epoch = f" (epoch {values['epoch']:.2f})" if "epoch" in values else ""
+    logging.info("step %d/%d%s  elapsed %s  eta %s  %s", step, self.total_steps, epoch,
+                 duration(now - self.t_start), duration(values["eta_s"]),
+                 "  ".join(f"{k}={v:.4g}" for k, v in values.items()
+                           if k not in ("eta_s", "epoch")))
     self.last_logged, self.t0 = step, now
     # The trackers are running means over the whole fit(); reset them so each logged
     # value is the mean over its own `every`-step interval, not since step 0.

@@ -23,7 +23,6 @@ import shutil
 import tempfile
 
 import tensorflow as tf
-from absl import logging
 
 from dcgan_tf.errors import UserError
 
@@ -31,7 +30,7 @@ from dcgan_tf.errors import UserError
 # ------------------------------------------------------------------ strategies
 
 def get_strategy(name: str) -> tf.distribute.Strategy:
-  """The strategy for --strategy (see the module docstring). Logs the replica count."""
+  """The strategy for --strategy (see the module docstring)."""
   if name == "auto":
     name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
   if name == "default":
@@ -50,8 +49,6 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
   else:
     raise UserError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
                     "multiworker, tpu")
-  logging.info("Strategy %s with %d replica(s)", type(strategy).__name__,
-               strategy.num_replicas_in_sync)
   return strategy
 
 
@@ -79,6 +76,12 @@ def distributed_dataset(strategy, make_dataset, global_batch: int):
 
 
 # ------------------------------------------------------------------ who writes
+
+def is_multi_worker(strategy) -> bool:
+  """True when `strategy` spans a cluster of processes (TF_CONFIG with tasks)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  return bool(resolver is not None and resolver.cluster_spec().jobs)
+
 
 def is_chief(strategy) -> bool:
   """True unless this process is a non-chief task of a multi-worker cluster.

@@ -7,19 +7,29 @@
   SIGINT/TERM   SignalStop lets the current step finish and stops fit; the caller
                 checkpoints that step and does not export (the run is unfinished).
                 A second signal interrupts at once (checkpoint writes are atomic).
+  multi-worker  a signal to one worker only must stop all of them at one step, or the
+                others hang in (or abort) a collective: CoordinatedStop lets
+                TensorFlow's PreemptionCheckpointHandler agree on the step, every worker
+                checkpoints it (the chief's copy is the run's) and stops. A worker that
+                dies without notice (kill -9) is reported by the coordination service's
+                heartbeats within seconds; worker_lost() turns that into one line.
 Checkpoints are only ever written from finite variables, so the newest one is
 always a good state to roll back to.
 """
 
 import math
+import os
+import shutil
 import signal
+import tempfile
 import threading
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
-from dcgan_tf.errors import UserError
+from dcgan_tf.errors import UserError, error_text
 from dcgan_tf.gan import log_floats
 
 
@@ -112,6 +122,80 @@ class SignalStop(keras.callbacks.Callback):
   def on_train_batch_end(self, batch, logs=None):
     if self.signum is not None:
       self.model.stop_training = True
+
+
+class CoordinatedStop(keras.callbacks.Callback):
+  """Multi-worker SIGTERM / SIGINT: every worker stops at the same step after a checkpoint.
+
+  Wraps tf.distribute.experimental.PreemptionCheckpointHandler: the worker that gets
+  SIGTERM publishes "checkpoint after call N + 1" through the coordination service;
+  each worker, after that many calls of on_train_batch_end, runs `save` (every worker
+  joins the save's collectives; only the chief writes the run's folder) and stops
+  fit. SIGINT (Ctrl-C on one worker) is turned into SIGTERM so it is coordinated
+  too. The same interface as SignalStop: `with CoordinatedStop(...) as stop:`,
+  `stop.signum` (SIGTERM once stopped, on every worker).
+
+  The handler's own step counter lives in a throwaway checkpoint (nothing of it goes
+  into the run's checkpoints); all workers start it at 0 in the same fit call, which
+  is what aligns them.
+  """
+
+  def __init__(self, strategy, save):
+    super().__init__()
+    self.strategy, self.save = strategy, save  # save(): checkpoint of the current step
+    self.signum = None
+    self._folder = None
+    self._handler = None
+    self._previous_sigint = None
+
+  @property
+  def signal_name(self):
+    return signal.Signals(self.signum).name if self.signum else None
+
+  def __enter__(self):
+    self._folder = tempfile.mkdtemp(prefix="dcgan_preemption_")
+    config = tf.distribute.experimental.TerminationConfig(
+        exit_fn=self._stop, save_fn=lambda: self.save())
+    self._handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+        # A sub-folder: non-chief workers make a sibling `workertemp_N` of it.
+        self.strategy.cluster_resolver, tf.train.Checkpoint(),
+        os.path.join(self._folder, "handler"), config)
+    if threading.current_thread() is threading.main_thread():
+      self._previous_sigint = signal.signal(signal.SIGINT, self._forward)
+    return self
+
+  def __exit__(self, *exc):
+    if self._previous_sigint is not None:
+      signal.signal(signal.SIGINT, self._previous_sigint)
+    shutil.rmtree(self._folder, ignore_errors=True)
+    return False
+
+  def _forward(self, signum, frame):
+    del signum, frame
+    signal.signal(signal.SIGINT, self._previous_sigint)  # a second Ctrl-C aborts at once
+    self._previous_sigint = None
+    signal.raise_signal(signal.SIGTERM)
+
+  def _stop(self):
+    self.signum = signal.SIGTERM
+    self.model.stop_training = True
+    logging.warning("Preemption (SIGTERM to a worker of the cluster): every worker saved "
+                    "step %d and stops", int(self.model.step.numpy()))
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self.signum is None:
+      self._handler.save_checkpoint_if_preempted()
+
+
+def worker_lost(error, step):
+  """UserError for an error that says a peer of a multi-worker cluster is gone, else None."""
+  if not isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError,
+                            tf.errors.DeadlineExceededError)):
+    return None
+  return UserError(
+      f"a worker of the cluster stopped or is unreachable ({error_text(error)}); rerun the "
+      f"same command on every worker to resume from the newest checkpoint (step {step} or "
+      "earlier)")
 
 
 def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard, checkpointer,

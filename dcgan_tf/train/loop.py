@@ -17,6 +17,7 @@ Faults (faults.py, checkpoints.py, workdir.py):
 """
 
 import json
+import os
 import time
 
 import keras
@@ -53,10 +54,13 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   # Only the chief writes the run's folder (run_dir); other workers write everything
   # to a throwaway folder (TF's multi-worker guide) and restore from run_dir.
   strategy = distribute.get_strategy(config.strategy)
+  devices.check_gpu(config.require_gpu)  # before anything is written
   out = Workdir(distribute.write_dir(strategy, workdir))
   out.start(config, overwrite)
   keras.utils.set_random_seed(config.seed)
   policy = devices.set_precision(config.precision)
+  logging.info("Training on %s", devices.describe(
+      strategy, policy, devices.resolve_jit_compile(config.jit_compile, strategy)))
 
   def make_input(seed=None):
     """(dataset, Source); seed: shuffle seed, None = --seed (see faults.data_seed). One
@@ -89,7 +93,11 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   guard = faults.NonFiniteGuard(gan)
   # Samples and the export come from the EMA generator when there is one (train/ema.py).
   sample_generator = gan.generator if gan.ema_generator is None else gan.ema_generator
-  ema_update = [ema.EMAUpdate(gan, config.ema_decay)] if gan.ema_generator is not None else []
+  ema_update = []
+  if gan.ema_generator is not None:
+    ema_update = [ema.EMAUpdate(
+        gan, config.ema_decay, (config.sample_every, config.checkpoint_every, config.eval_every),
+        num_classes, config.seed)]
   sampler = callbacks.SampleGrid(gan, sample_generator, writer, fixed_noise,
                                  images.grid_labels(config.num_grid_samples, num_classes),
                                  config.sample_every, out.samples_dir)
@@ -114,16 +122,29 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   if start_step >= steps:
     logging.info("Already at step %d of %d: nothing to train", start_step, steps)
 
+  step_logger = callbacks.StepLogger(gan, writer, config.log_every, config.batch_size, steps,
+                                     source.num_examples)
   t_fit = time.perf_counter()
-  with faults.SignalStop() as stop:
-    ckpt_path, trained, rollbacks = faults.fit_with_rollback(
-        gan, steps, dataset, lambda seed: make_input(seed)[0],
-        list(extra_callbacks) + [guard] + ema_update + [callbacks.StepLogger(
-            gan, writer, config.log_every, config.batch_size, steps), sampler]
-        + periodic_eval + [checkpointer, stop],
-        guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
-        config.max_rollbacks, stop)
+  # A signal to one worker of a cluster must stop them all at one step (faults.py).
+  multi_worker = distribute.is_multi_worker(strategy)
+  signals = (faults.CoordinatedStop(strategy, checkpointer.save) if multi_worker
+             else faults.SignalStop())
+  try:
+    with signals as stop:
+      ckpt_path, trained, rollbacks = faults.fit_with_rollback(
+          gan, steps, dataset, lambda seed: make_input(seed)[0],
+          list(extra_callbacks) + [guard] + ema_update + [step_logger, sampler]
+          + periodic_eval + [checkpointer, stop],
+          guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
+          config.max_rollbacks, stop)
+  except tf.errors.OpError as e:
+    lost = faults.worker_lost(e, checkpointer.last_step) if multi_worker else None
+    if lost is None:
+      raise
+    raise lost from e
   fit_s = time.perf_counter() - t_fit
+  if ckpt_path and out.path != run_dir.path:  # a non-chief's copy is thrown away: name the chief's
+    ckpt_path = os.path.join(run_dir.checkpoint_dir, os.path.basename(ckpt_path))
   final_step = int(gan.step.numpy())
   summary = dict(step=final_step, start_step=start_step, total_steps=steps, checkpoint=ckpt_path,
                  samples=sampler.write(), policy=policy, rollbacks=rollbacks,
