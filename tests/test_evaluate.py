@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_module, tiny
 from dcgan_tf.errors import UserError
+from dcgan_tf.evaluate import options as eval_options
 
 
 def train_tiny(workdir, **overrides):
@@ -27,14 +28,12 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def options():
-  from dcgan_tf.evaluate import evaluator
-
   def make(cache, **kw):
     base = dict(num_samples=48, batch_size=32, classifier_examples=300, classifier_epochs=1,
                 realfake_epochs=1, svm_train_examples=200, svm_test_examples=200,
                 cache_dir=str(cache))
     base.update(kw)
-    return evaluator.Options(**base)
+    return eval_options.Options(**base)
   return make
 
 

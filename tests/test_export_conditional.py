@@ -56,6 +56,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+  from dcgan_tf.export import options as export_options
   from dcgan_tf.export import savedmodel
   from dcgan_tf.train import loop
   root = tmp_path_factory.mktemp("cond")
@@ -63,7 +64,7 @@ def exported(tmp_path_factory):
   config = tiny(variant="cdcgan", embedding_dim=5, recon_weight=1.0, export=True)
   summary = loop.train(config, workdir)  # digits: 10 classes
   again = savedmodel.export_from_workdir(
-      savedmodel.ExportOptions(workdir=workdir, out=str(root / "reexported")))
+      export_options.ExportOptions(workdir=workdir, out=str(root / "reexported")))
   return [summary["saved_model"], again]
 
 

@@ -193,6 +193,24 @@ def test_signal_stop_finishes_the_step_then_restores_handlers():
 
 # ------------------------------------------------------------- damaged checkpoints
 
+def test_ctrl_c_on_one_worker_becomes_a_coordinated_sigterm():
+  """Multi-worker: SIGINT is forwarded as SIGTERM (which PreemptionCheckpointHandler turns
+  into one step for the whole cluster); a second Ctrl-C acts as usual."""
+  from dcgan_tf.train.faults import CoordinatedStop
+  received = []
+  before_int = signal.getsignal(signal.SIGINT)
+  before_term = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+  try:
+    stop = CoordinatedStop(strategy=None, save=None)
+    stop._previous_sigint = signal.signal(signal.SIGINT, stop._forward)
+    signal.raise_signal(signal.SIGINT)
+    assert received == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGINT) is before_int
+  finally:
+    signal.signal(signal.SIGINT, before_int)
+    signal.signal(signal.SIGTERM, before_term)
+
+
 def test_truncated_newest_checkpoint_falls_back(run_copy, caplog):
   from dcgan_tf.train import loop
   data = ckpt(run_copy, 4) + ".data-00000-of-00001"

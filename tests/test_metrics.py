@@ -8,6 +8,7 @@ from scipy import linalg
 from conftest import tiny
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate.metrics import fid, inception_score, kid, swd, svm
+from dcgan_tf.evaluate import options as eval_options
 
 
 def _random_spd(rng, d):
@@ -129,10 +130,10 @@ def test_adaptive_max_pool_gives_a_4x4_grid_from_any_size():
 
 def test_svm_protocol_on_digits_beats_chance_by_far():
   from dcgan_tf import models
-  from dcgan_tf.evaluate import context, evaluator
+  from dcgan_tf.evaluate import context
   config = tiny()
   _, d = models.build_models(config)
-  options = evaluator.Options(svm_train_examples=600, svm_test_examples=600)
+  options = eval_options.Options(svm_train_examples=600, svm_test_examples=600)
   train, test, num_classes = context.svm_data(config, options)
   assert num_classes == 10 and train[0].shape[1:] == (32, 32, 1) and len(test[1]) == 600
   rows = svm.protocol(d, train, test, layers="all")

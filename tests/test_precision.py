@@ -111,9 +111,12 @@ def test_xla_auto_follows_the_devices(monkeypatch):
   assert devices.resolve_jit_compile("auto", tf.distribute.get_strategy()) == "auto"  # Keras'
 
 
-@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
+# float32: the CPU default (XLA on); mixed_float16: the GPU default. mixed_bfloat16 trains
+# through the whole training function below (and its XLA compile is ~3x the others' on CPU).
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
 def test_xla_step_under_every_policy(precision):
-  """The whole step compiles with XLA (--jit_compile=on) and trains under every policy."""
+  """The whole step compiles with XLA (--jit_compile=on) and trains under the policies
+  devices.resolve_precision picks on CPUs and GPUs."""
   gan, config, _ = _gan(precision, jit_compile="on")
   assert gan.jit_compile is True
   ds, _ = data.make_dataset(config)

@@ -10,12 +10,13 @@ import tensorflow as tf
 
 from conftest import run_module
 from dcgan_tf.errors import UserError
+from dcgan_tf.sample import options as sample_options
 from test_evaluate import train_tiny
 
 
 def make_picture(workdir, mode, out, **kw):
   from dcgan_tf.sample import pictures
-  return pictures.make_picture(pictures.SampleOptions(workdir=workdir, mode=mode, out=out, **kw))
+  return pictures.make_picture(sample_options.SampleOptions(workdir=workdir, mode=mode, out=out, **kw))
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from conftest import tiny
 from dcgan_tf.errors import UserError
+from dcgan_tf.evaluate import options as eval_options
 
 
 def test_eval_during_training_keeps_and_exports_the_best(tmp_path):
@@ -31,7 +32,7 @@ def test_eval_during_training_keeps_and_exports_the_best(tmp_path):
   assert os.path.isfile(best["checkpoint"] + ".index")
   assert os.path.isfile(os.path.join(summary["saved_model_best"], "saved_model.pb"))
   # evaluate on that checkpoint reproduces the score in the JSON.
-  again = evaluator.evaluate(evaluator.Options(workdir=workdir, checkpoint=best["checkpoint"],
+  again = evaluator.evaluate(eval_options.Options(workdir=workdir, checkpoint=best["checkpoint"],
                                                metrics="swd", num_samples=64))
   assert again["step"] == best["step"]
   assert again["metrics"]["swd"]["value"] == pytest.approx(best["value"], rel=1e-5)

@@ -218,6 +218,7 @@ def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp
   `python -m dcgan_tf.train --variant=V` resumes to 3 and exports; the export serves and
   `sample` draws from the checkpoint."""
   from conftest import run_module, tiny_flags
+  from dcgan_tf.sample import options as sample_options
   from dcgan_tf.sample import pictures
   from dcgan_tf.train import loop
   workdir = str(tmp_path / "run")
@@ -234,6 +235,6 @@ def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp
   extra = {"label": tf.constant(1)} if variant == "cdcgan" else {}
   images = signature(num=tf.constant(2), seed=tf.constant(0, tf.int64), **extra)["images"]
   assert images.dtype == tf.uint8 and images.shape == (2, 32, 32, 1)
-  summary = pictures.make_picture(pictures.SampleOptions(
+  summary = pictures.make_picture(sample_options.SampleOptions(
       workdir=workdir, mode="grid", out=str(tmp_path / "grid.png"), num=4))
   assert summary["step"] == 3 and summary["shape"] == [70, 70, 1]

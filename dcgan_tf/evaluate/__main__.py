@@ -2,7 +2,7 @@
 
 Prints one JSON object on stdout (the SVM table, when asked for, goes to stderr),
 writes it to W/eval/step_NNNNNNN.json and the numbers to TensorBoard (W/tensorboard/eval)
-at the checkpoint's step. Metrics (evaluator.METRICS):
+at the checkpoint's step. Metrics (options.METRICS):
   fid, kid, is  feature statistics of --feature_extractor (inception or classifier)
   swd           Laplacian-pyramid sliced Wasserstein distance x 1e3 (no network needed)
   svm           the DCGAN paper's D-feature linear SVM on --svm_dataset, with baselines
@@ -17,15 +17,18 @@ import sys
 from absl import logging
 
 from dcgan_tf import cli
-from dcgan_tf.evaluate import evaluator
+from dcgan_tf.evaluate import options as options_lib
 
-cli.define_flags(evaluator.Options)
+cli.define_flags(options_lib.Options)
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)
-  results = evaluator.evaluate(cli.read_flags(evaluator.Options))
+  options = cli.read_flags(options_lib.Options)
+  options_lib.validate(options)
+  from dcgan_tf.evaluate import evaluator  # imports TensorFlow: after the flags are checked
+  results = evaluator.evaluate(options)
   if "svm" in results["metrics"]:
     print(results["metrics"]["svm"]["table"], file=sys.stderr)
   print(json.dumps(results, sort_keys=True))

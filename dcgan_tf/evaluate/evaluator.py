@@ -7,7 +7,6 @@ WORKDIR/eval/step_NNNNNNN.json (merged with earlier results at that step) and as
 scalars to WORKDIR/tensorboard/eval at the checkpoint's step.
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -19,84 +18,16 @@ from absl import logging
 from dcgan_tf import atomic
 from dcgan_tf import inference
 from dcgan_tf import models
-from dcgan_tf.config import option
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
 from dcgan_tf.evaluate.context import Context, svm_data
+from dcgan_tf.evaluate.options import Options, parse_metrics, validate
 from dcgan_tf.evaluate.metrics import fid as fid_lib
 from dcgan_tf.evaluate.metrics import inception_score as is_lib
 from dcgan_tf.evaluate.metrics import kid as kid_lib
 from dcgan_tf.evaluate.metrics import realfake as realfake_lib
 from dcgan_tf.evaluate.metrics import svm as svm_lib
 from dcgan_tf.evaluate.metrics import swd as swd_lib
-
-METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy")
-FEATURE_EXTRACTORS = ("inception", "classifier")
-
-
-
-@dataclasses.dataclass
-class Options:
-  """Evaluation settings; the help texts double as evaluate's --help."""
-  workdir: str = option(None, "Training workdir (config.json, checkpoints/).", required=True)
-  metrics: str = option("swd", "Comma-separated metrics: " + ", ".join(METRICS) + ".")
-  num_samples: int = option(2000, "Generated images, and real images, per metric (>= 2). "
-                             "FID/KID are biased by N: compare numbers made with one N.")
-  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
-                         "--nouse_ema: the trained G.")
-  checkpoint: str = option("", "Checkpoint to evaluate: empty = newest, a step number (500), or "
-                            "a path prefix (W/checkpoints/ckpt-500).")
-  real_split: str = option("", "Split of the run's dataset that real images (and the FID "
-                           "classifier) come from; empty = the run's own. E.g. test, to compare "
-                           "a small-data run (--split=train[:2000]) with held-out images.")
-  feature_extractor: str = option("inception", "Features of fid/kid/is: inception (needs "
-                                   "weights, see --inception_weights) | classifier (a small CNN "
-                                   "trained on the dataset's labels, cached; works offline).")
-  inception_weights: str = option("", "InceptionV3 weights: empty = the Keras cache "
-                                   "(~/.keras/models), a Keras .h5 path, the 2015 TF-FID graph "
-                                   "classify_image_graph_def.pb (standard FID), or 'random' "
-                                   "(untrained; for testing the code path only).")
-  svm_dataset: str = option("", "Labelled dataset of the SVM test (digits | mnist | "
-                             "fashion_mnist | cifar10 | tfds:NAME); empty = the run's dataset.")
-  svm_features: str = option("all", "D features for the SVM: all (every conv layer) | last.")
-  svm_train_examples: int = option(10000, "SVM training examples (>= 10).")
-  svm_test_examples: int = option(10000, "SVM test examples (>= 10).")
-  svm_c: float = option(0.001, "LinearSVC regularisation C (> 0; smaller = stronger L2).")
-  classifier_examples: int = option(20000, "Training images of the FID classifier (>= 100); "
-                                     "10% of them are held out to report its accuracy.")
-  classifier_epochs: int = option(3, "Epochs of the FID classifier (>= 1).")
-  realfake_epochs: int = option(3, "Epochs of the real-vs-fake classifier (>= 1).")
-  batch_size: int = option(100, "Batch size for generating images and features (>= 1).")
-  seed: int = option(0, "Seed of z, labels, real-image order, projections and classifiers.")
-  cache_dir: str = option("", "Cache of classifiers and real features; empty = $DCGAN_TF_CACHE "
-                           "or ~/.cache/dcgan_tf.")
-
-
-def parse_metrics(text):
-  names = [m.strip() for m in text.split(",") if m.strip()]
-  bad = [m for m in names if m not in METRICS]
-  if bad or not names:
-    raise UserError(f"--metrics: unknown {', '.join(bad) or '(none given)'}; valid: "
-                     f"{', '.join(METRICS)}")
-  return names
-
-
-def validate(options: Options):
-  parse_metrics(options.metrics)
-  if options.feature_extractor not in FEATURE_EXTRACTORS:
-    raise UserError(f"--feature_extractor: got {options.feature_extractor!r}; valid: "
-                     f"{', '.join(FEATURE_EXTRACTORS)}")
-  if options.svm_features not in svm_lib.LAYER_CHOICES:
-    raise UserError(f"--svm_features: got {options.svm_features!r}; valid: "
-                     f"{', '.join(svm_lib.LAYER_CHOICES)}")
-  for name, low in (("num_samples", 2), ("svm_train_examples", 10), ("svm_test_examples", 10),
-                    ("classifier_examples", 100), ("classifier_epochs", 1),
-                    ("realfake_epochs", 1), ("batch_size", 1)):
-    if getattr(options, name) < low:
-      raise UserError(f"--{name}: must be >= {low}, got {getattr(options, name)}")
-  if not options.svm_c > 0:
-    raise UserError(f"--svm_c: must be > 0, got {options.svm_c}")
-
 
 def _with_extractor(ctx, values):
   values["feature_extractor"] = ctx.extractor.name

@@ -13,7 +13,6 @@ The archive is written to a temporary folder, loaded back and called once, and
 only then moved into place, so a failed export never replaces a good one.
 """
 
-import dataclasses
 import json
 import os
 
@@ -23,20 +22,9 @@ from absl import logging
 
 from dcgan_tf import atomic
 from dcgan_tf import inference
-from dcgan_tf.config import Config, option
+from dcgan_tf.config import Config
+from dcgan_tf.export.options import ExportOptions
 from dcgan_tf.images import to_uint8
-
-
-@dataclasses.dataclass
-class ExportOptions:
-  """`python -m dcgan_tf.export` settings; the help texts are its --help."""
-  workdir: str = option(None, "Training workdir (holds config.json and checkpoints/).",
-                        required=True)
-  out: str = option("", "Output folder. Default: WORKDIR/saved_model.")
-  checkpoint: str = option("", "Empty = newest; a step number (500) or a checkpoint path prefix "
-                           "(W/checkpoints/ckpt-500).")
-  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
-                         "--nouse_ema: the trained G.")
 
 
 def _noise(num, seed, latent_dim):

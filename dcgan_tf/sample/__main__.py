@@ -9,15 +9,18 @@ import json
 from absl import logging
 
 from dcgan_tf import cli
-from dcgan_tf.sample import pictures
+from dcgan_tf.sample import options as options_lib
 
-cli.define_flags(pictures.SampleOptions)
+cli.define_flags(options_lib.SampleOptions)
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  print(json.dumps(pictures.make_picture(cli.read_flags(pictures.SampleOptions))))
+  options = cli.read_flags(options_lib.SampleOptions)
+  options_lib.validate(options)
+  from dcgan_tf.sample import pictures  # imports TensorFlow: after the flags are checked
+  print(json.dumps(pictures.make_picture(options)))
 
 
 if __name__ == "__main__":

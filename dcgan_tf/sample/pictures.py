@@ -4,7 +4,6 @@ TensorBoard image (WORKDIR/tensorboard/sample, at the checkpoint's step).
 """
 
 import contextlib
-import dataclasses
 import os
 
 import numpy as np
@@ -12,43 +11,11 @@ import tensorflow as tf
 
 from dcgan_tf import images as images_lib
 from dcgan_tf import inference
-from dcgan_tf.config import option
 from dcgan_tf.errors import UserError
 from dcgan_tf.inference import Run, generate, latent
 from dcgan_tf.sample import plots
+from dcgan_tf.sample.options import SampleOptions, validate
 from dcgan_tf.workdir import Workdir, step_of
-
-MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves")
-
-
-
-@dataclasses.dataclass
-class SampleOptions:
-  """`python -m dcgan_tf.sample` settings; the help texts are its --help."""
-  workdir: str = option(None, "Training workdir (config.json, checkpoints/).", required=True)
-  mode: str = option(
-      "grid", "grid: --num random samples (conditional G: one class per row); also writes "
-      "OUT.npz with their z for --mode=arithmetic. interpolate: --num rows of --steps images "
-      "between two random z (spherical, or linear with --lerp); the conditional G gets "
-      "class-to-class rows instead (fixed z, label embedding of class r blended into class "
-      "r+1). arithmetic: vector arithmetic A - B + C as in the DCGAN paper: each row shows 3 "
-      "samples of groups A, B and C each followed by the image of their mean z, then "
-      "G(mean_A - mean_B + mean_C) and 2 copies with uniform noise +-0.25 added to that z; "
-      "groups are random unless --z_from/--groups pick images of a grid. kernels: the first "
-      "D layer's filters (gray = 0). curves: D/G losses, D outputs and evaluation scalars "
-      "over training.")
-  out: str = option(None, "Output PNG path.", required=True)
-  num: int = option(0, "grid: images (default 64); interpolate / arithmetic: rows "
-                     "(default 8 / 4).")
-  steps: int = option(10, "interpolate: images per row, ends included (>= 2).")
-  lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
-  seed: int = option(0, "Seed of z, labels and noise.")
-  checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
-  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
-                         "--nouse_ema: the trained G.")
-  z_from: str = option("", "arithmetic: an OUT.npz written by --mode=grid.")
-  groups: str = option("", "arithmetic with --z_from: grid indices of groups A:B:C, e.g. "
-                        "0,1,2:8,9,10:16,17,18 (row-major, from 0).")
 
 
 @contextlib.contextmanager
@@ -176,12 +143,7 @@ def write_picture(workdir: Workdir, image, out, tag, step):
 def make_picture(options: SampleOptions) -> dict:
   """Runs one mode and writes its picture. Returns a summary dict (mode, path, step, ...)."""
   o = options
-  if o.mode not in MODES:
-    raise UserError(f"--mode: got {o.mode!r}; valid: {', '.join(MODES)}")
-  if not o.out.lower().endswith(".png"):
-    raise UserError(f"--out: want a .png file name, got {o.out!r}")
-  if o.num < 0 or o.steps < 2:
-    raise UserError(f"--num must be >= 0 and --steps >= 2, got {o.num} and {o.steps}")
+  validate(o)
   summary = dict(mode=o.mode, out=o.out)
   workdir = Workdir(o.workdir)
   if o.mode == "curves":

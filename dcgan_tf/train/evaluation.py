@@ -29,6 +29,7 @@ from dcgan_tf import atomic
 from dcgan_tf import inference
 from dcgan_tf.config import Config
 from dcgan_tf.evaluate import evaluator
+from dcgan_tf.evaluate import options as eval_options
 from dcgan_tf.evaluate.context import Context
 from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir
 
@@ -38,7 +39,7 @@ CLASSIFIER_METRICS = ("fid", "kid")
 
 def make_context(config: Config, workdir: Workdir, generator, num_classes: int) -> Context:
   """An evaluation Context over the live `generator` (refresh() it before each use)."""
-  options = evaluator.Options(workdir=workdir.path, metrics="swd",
+  options = eval_options.Options(workdir=workdir.path, metrics="swd",
                               num_samples=config.eval_samples, seed=EVAL_SEED,
                               feature_extractor="classifier")
   run = inference.Run(workdir, config, generator, None, num_classes, 0, "")

@@ -19,9 +19,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from dcgan_tf.errors import UserError
+from dcgan_tf.evaluate.options import SVM_FEATURES
 
 POOLED_SIZE = 4
-LAYER_CHOICES = ("all", "last")
 
 
 def adaptive_max_pool(x, size=POOLED_SIZE):
@@ -43,8 +43,8 @@ def d_features(discriminator, images, layers="all", batch_size=256, label=0):
   A conditional D (num_classes > 0) sees the same `label` for every image, so its
   features cannot leak the true class into the test.
   """
-  if layers not in LAYER_CHOICES:
-    raise UserError(f"--svm_features: got {layers!r}; valid: {', '.join(LAYER_CHOICES)}")
+  if layers not in SVM_FEATURES:
+    raise UserError(f"--svm_features: got {layers!r}; valid: {', '.join(SVM_FEATURES)}")
   out = []
   for start in range(0, len(images), batch_size):
     batch = np.asarray(images[start:start + batch_size], np.float32)

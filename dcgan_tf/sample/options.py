@@ -1,0 +1,49 @@
+"""`python -m dcgan_tf.sample` settings and their checks; no TensorFlow, so --help and a bad
+flag answer before TensorFlow loads."""
+
+import dataclasses
+
+from dcgan_tf.config import option
+from dcgan_tf.errors import UserError
+
+MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves")
+
+
+
+@dataclasses.dataclass
+class SampleOptions:
+  """`python -m dcgan_tf.sample` settings; the help texts are its --help."""
+  workdir: str = option(None, "Training workdir (config.json, checkpoints/).", required=True)
+  mode: str = option(
+      "grid", "grid: --num random samples (conditional G: one class per row); also writes "
+      "OUT.npz with their z for --mode=arithmetic. interpolate: --num rows of --steps images "
+      "between two random z (spherical, or linear with --lerp); the conditional G gets "
+      "class-to-class rows instead (fixed z, label embedding of class r blended into class "
+      "r+1). arithmetic: vector arithmetic A - B + C as in the DCGAN paper: each row shows 3 "
+      "samples of groups A, B and C each followed by the image of their mean z, then "
+      "G(mean_A - mean_B + mean_C) and 2 copies with uniform noise +-0.25 added to that z; "
+      "groups are random unless --z_from/--groups pick images of a grid. kernels: the first "
+      "D layer's filters (gray = 0). curves: D/G losses, D outputs and evaluation scalars "
+      "over training.")
+  out: str = option(None, "Output PNG path.", required=True)
+  num: int = option(0, "grid: images (default 64); interpolate / arithmetic: rows "
+                     "(default 8 / 4).")
+  steps: int = option(10, "interpolate: images per row, ends included (>= 2).")
+  lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
+  seed: int = option(0, "Seed of z, labels and noise.")
+  checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
+  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
+                         "--nouse_ema: the trained G.")
+  z_from: str = option("", "arithmetic: an OUT.npz written by --mode=grid.")
+  groups: str = option("", "arithmetic with --z_from: grid indices of groups A:B:C, e.g. "
+                        "0,1,2:8,9,10:16,17,18 (row-major, from 0).")
+
+
+def validate(o: SampleOptions) -> None:
+  """UserError naming the flag for a bad --mode, --out, --num or --steps."""
+  if o.mode not in MODES:
+    raise UserError(f"--mode: got {o.mode!r}; valid: {', '.join(MODES)}")
+  if not o.out.lower().endswith(".png"):
+    raise UserError(f"--out: want a .png file name, got {o.out!r}")
+  if o.num < 0 or o.steps < 2:
+    raise UserError(f"--num must be >= 0 and --steps >= 2, got {o.num} and {o.steps}")
