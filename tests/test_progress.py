@@ -59,7 +59,9 @@ def test_epoch_is_left_out_when_the_dataset_size_is_unknown(monkeypatch):
   assert "epoch" not in logger.history[0][1] and np.isfinite(logger.history[0][1]["eta_s"])
 
 
-@pytest.mark.parametrize("seconds, text", [(0.4, "0s"), (59.6, "1m00s"), (187, "3m07s"),
-                                           (3725, "1h02m")])
-def test_durations_read_like_a_clock(seconds, text):
-  assert callbacks.duration(seconds) == text
+@pytest.mark.parametrize("span, text", [(0.4, "0s"), (59.6, "1m00s"), (187, "3m07s"),
+                                        (3725, "1h02m")])
+def test_durations_read_like_a_clock(span, text):
+  """The log's formatting of a number of seconds (a pure function)."""
+  formatted = callbacks.duration(span)
+  assert formatted == text
