@@ -146,7 +146,7 @@ class CoordinatedStop(keras.callbacks.Callback):
     self.signum = None
     self._folder = None
     self._handler = None
-    self._previous_sigint = None
+    self._previous_sigint = self._previous_sigterm = None
 
   @property
   def signal_name(self):
@@ -154,19 +154,23 @@ class CoordinatedStop(keras.callbacks.Callback):
 
   def __enter__(self):
     self._folder = tempfile.mkdtemp(prefix="dcgan_preemption_")
-    config = tf.distribute.experimental.TerminationConfig(
-        exit_fn=self._stop, save_fn=lambda: self.save())
+    config = tf.distribute.experimental.TerminationConfig(exit_fn=self._stop, save_fn=self.save)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+      self._previous_sigterm = signal.getsignal(signal.SIGTERM)  # the handler replaces it
     self._handler = tf.distribute.experimental.PreemptionCheckpointHandler(
         # A sub-folder: non-chief workers make a sibling `workertemp_N` of it.
         self.strategy.cluster_resolver, tf.train.Checkpoint(),
         os.path.join(self._folder, "handler"), config)
-    if threading.current_thread() is threading.main_thread():
+    if main_thread:
       self._previous_sigint = signal.signal(signal.SIGINT, self._forward)
     return self
 
   def __exit__(self, *exc):
     if self._previous_sigint is not None:
       signal.signal(signal.SIGINT, self._previous_sigint)
+    if self._previous_sigterm is not None:  # after fit (e.g. the export) SIGTERM acts as usual
+      signal.signal(signal.SIGTERM, self._previous_sigterm)
     shutil.rmtree(self._folder, ignore_errors=True)
     return False
 

@@ -127,7 +127,14 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   t_fit = time.perf_counter()
   # A signal to one worker of a cluster must stop them all at one step (faults.py).
   multi_worker = distribute.is_multi_worker(strategy)
-  signals = (faults.CoordinatedStop(strategy, checkpointer.save) if multi_worker
+
+  def save_preempted():
+    """The coordinated stop's checkpoint, written mid-fit: the EMA G's statistics first."""
+    for update in ema_update:
+      update.refresh_statistics()
+    return checkpointer.save()
+
+  signals = (faults.CoordinatedStop(strategy, save_preempted) if multi_worker
              else faults.SignalStop())
   try:
     with signals as stop:
