@@ -11,12 +11,12 @@ decays, with the newest weights (what one update per step would give for constan
 Batch-norm statistics are recomputed for the EMA weights, not copied from G: G's moving
 statistics describe the activations of G's own weights, and applied to the averaged
 weights they mismatch (measured: copying scores a worse FID than recomputing,
-docs/results.md). Recomputing is a pass of the EMA G in training mode over
-STAT_SAMPLES fixed z (no data needed), averaging the batch statistics ("standing
-statistics", BigGAN). It costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so it runs only on the
-steps where the EMA G is about to be used (sample grid, checkpoint, evaluation: every
-multiple of `periods`) and when fit ends; the checkpoint then holds statistics that
-match its EMA weights, and sample/evaluate/export read them from there. The EMA G is
+docs/results.md). Recomputing is a pass of the EMA G in training mode over STAT_SAMPLES
+fixed z (no data needed), averaging the batch statistics ("standing statistics", BigGAN).
+It costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so it runs only on the steps where
+the EMA G is about to be used (sample grid, checkpoint, evaluation: every multiple of
+`periods`), before a preemption checkpoint, and when fit ends; each checkpoint then holds
+statistics that match its EMA weights, and sample/evaluate/export read them from there. The EMA G is
 checkpointed as `ema_generator/...`, restored with the rest, and used by default for
 sample grids, `sample`, `evaluate` and the SavedModel (`--use_ema=false` picks the raw G).
 
