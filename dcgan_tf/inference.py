@@ -1,7 +1,7 @@
 """A trained run restored for inference: evaluate, sample and export start here.
 
 load_run rebuilds G (and D) from the workdir's config.json and restores them from a
-checkpoint by name (train/checkpoints.py). Noise and labels are drawn with numpy
+checkpoint by name (checkpoints.py). Noise and labels are drawn with numpy
 from a seed, so a picture or an evaluation is reproducible from its flags.
 """
 
@@ -14,7 +14,7 @@ from absl import logging
 
 from dcgan_tf import config as config_lib
 from dcgan_tf import models
-from dcgan_tf.train import checkpoints
+from dcgan_tf import checkpoints
 from dcgan_tf.workdir import Workdir
 
 

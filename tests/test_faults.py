@@ -51,7 +51,7 @@ def checkpoint_values(path):
 def counters(path):
   """(step, G optimizer iterations, D optimizer iterations) saved in a checkpoint."""
   values = checkpoint_values(path)
-  # state/0: the optimizer's first variable, its iteration count (train/checkpoints.py).
+  # state/0: the optimizer's first variable, its iteration count (checkpoints.py).
   iterations = [int(values[f"{o}_optimizer/state/0/.ATTRIBUTES/VARIABLE_VALUE"]) for o in "gd"]
   return (int(values["step/.ATTRIBUTES/VARIABLE_VALUE"]), *iterations)
 
@@ -114,7 +114,8 @@ def run_copy(base_run, tmp_path):
 
 def fresh_gan(workdir):
   """base_run's GAN, newly initialised, and its (checkpoint, manager) on `workdir`."""
-  from dcgan_tf.train import build, checkpoints, distribute
+  from dcgan_tf import checkpoints
+  from dcgan_tf.train import build, distribute
   from dcgan_tf.workdir import Workdir
   config = tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY)
   gan, noise = build.build_gan(config, 0, distribute.get_strategy("default"), "float32")
@@ -124,7 +125,7 @@ def fresh_gan(workdir):
 
 def restore_into_fresh_gan(workdir):
   """Restores the newest readable checkpoint into a fresh GAN: (path, step)."""
-  from dcgan_tf.train import checkpoints
+  from dcgan_tf import checkpoints
   from dcgan_tf.workdir import Workdir
   gan, checkpoint, _ = fresh_gan(workdir)
   path = checkpoints.restore_latest(checkpoint, Workdir(workdir))
@@ -326,7 +327,7 @@ def test_read_only_checkpoints_fail_before_training(run_copy):
 
 
 def test_failed_checkpoint_write_keeps_the_previous_one(run_copy):
-  from dcgan_tf.train import checkpoints as ckpt_lib
+  from dcgan_tf import checkpoints as ckpt_lib
   manager = fresh_gan(run_copy)[2]
   with read_only(os.path.join(run_copy, "checkpoints")):
     with pytest.raises(UserError, match=r"cannot write checkpoint .*ckpt-9 at step 9: "
@@ -337,7 +338,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(run_copy):
 
 
 def test_full_disk_keeps_the_previous_checkpoint(run_copy, tmp_path):
-  from dcgan_tf.train import checkpoints as ckpt_lib
+  from dcgan_tf import checkpoints as ckpt_lib
   mount = tmp_path / "small_disk"
   mount.mkdir()
   if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs",

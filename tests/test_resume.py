@@ -15,7 +15,8 @@ from conftest import REPO, tiny
 DUMP_RESTORED = """
 import sys, numpy as np, tensorflow as tf
 from dcgan_tf import devices
-from dcgan_tf.train import build, checkpoints
+from dcgan_tf import checkpoints
+from dcgan_tf.train import build
 from dcgan_tf.workdir import Workdir
 workdir = Workdir(sys.argv[1])
 config = workdir.load_config()
@@ -30,8 +31,8 @@ print(path)
 
 def _trained(config, workdir, steps):
   """A compiled GAN trained `steps` steps on tiny digits, its fixed noise, and its checkpoint."""
-  from dcgan_tf import data
-  from dcgan_tf.train import build, checkpoints
+  from dcgan_tf import checkpoints, data
+  from dcgan_tf.train import build
   from dcgan_tf.workdir import Workdir
   gan, noise = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
   dataset, _ = data.make_dataset(config)
@@ -64,7 +65,7 @@ def test_checkpoint_names_every_layer_of_g_and_d(tmp_path):
 
 def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
   """Weights, batch-norm statistics, both optimizers' slots, step and fixed noise."""
-  from dcgan_tf.train import checkpoints
+  from dcgan_tf import checkpoints
   workdir = str(tmp_path / "run")
   gan, noise, path = _trained(tiny(), workdir, 3)
   saved = [v.numpy() for v in checkpoints.saved_variables(gan, noise)] + [gan.step.numpy()]
@@ -89,7 +90,7 @@ def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
 def test_restoring_into_another_shape_is_a_one_line_error(tmp_path):
   from dcgan_tf import models
   from dcgan_tf.errors import UserError
-  from dcgan_tf.train import checkpoints
+  from dcgan_tf import checkpoints
   _, _, path = _trained(tiny(), str(tmp_path / "run"), 1)
   wider, _ = models.build_models(tiny(gen_filters=16))
   with pytest.raises(UserError, match=r"--checkpoint: .* does not hold these networks") as err:

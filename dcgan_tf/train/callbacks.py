@@ -19,7 +19,7 @@ from absl import logging
 
 from dcgan_tf import images as images_lib
 from dcgan_tf.gan import log_floats
-from dcgan_tf.train import checkpoints
+from dcgan_tf import checkpoints
 from dcgan_tf.workdir import step_of
 
 

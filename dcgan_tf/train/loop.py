@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from dcgan_tf import checkpoints
 from dcgan_tf import config as config_lib
 from dcgan_tf import data as data_lib
 from dcgan_tf import devices
@@ -32,7 +33,7 @@ from dcgan_tf import images
 from dcgan_tf import models
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel
-from dcgan_tf.train import build, callbacks, checkpoints, distribute, ema, evaluation, faults
+from dcgan_tf.train import build, callbacks, distribute, ema, evaluation, faults
 from dcgan_tf.workdir import Workdir
 
 

@@ -8,8 +8,10 @@ during a save leaves the previous checkpoints readable.
 Every network variable is saved under its layer path, because the networks hold
 their layers as named attributes (models/): `generator/up1/deconv/kernel`,
 `generator/up1/bn/moving_mean`, `discriminator/down0/conv/kernel`, the EMA generator's
-`ema_generator/up1/deconv/kernel`; the optimizers' own variables (iterations, slots, loss scale) as `g_optimizer/state/N` in Keras'
-order; then `step` and `fixed_noise`. `tf.train.list_variables(path)` shows them.
+`ema_generator/up1/deconv/kernel`; the optimizers' own variables (iterations, slots, loss
+scale) as `g_optimizer/state/N` in Keras' order; then `step` and `fixed_noise`.
+`tf.train.list_variables(path)` shows them. Training writes them (train/); evaluate,
+sample and export read the networks back (inference.py, restore_networks).
 
 Faults handled here:
   - restore: the newest readable checkpoint wins; unreadable ones (truncated .data,
