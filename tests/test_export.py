@@ -129,6 +129,10 @@ def test_tensorboard_holds_what_the_readme_lists(trained_workdir):
     assert all(np.isfinite(v) for v in events[tag].values()), tag
   assert all(0 < v < 1 for v in events["d_real"].values())  # mean sigmoid outputs
   assert all(v == pytest.approx(2e-4) for v in events["g_lr"].values())
+  # The ETA counts down to 0 at the last step (the first interval includes tracing, so it is
+  # the longest: each later estimate is smaller).
+  eta = events["eta_s"]
+  assert eta[1] > eta[2] > eta[3] == 0, eta
   # The grid: 4 fixed-noise samples of 32x32x1 -> 2 x 2 cells of 32 + 2 pixels padding.
   width, height, png = events["samples"][3]
   image = tf.io.decode_png(png).numpy()
