@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf import augment, losses
+from dcgan_tf.models.layers import batch_norm_layers
 
 # Seed word offset of the augmentation draws: apart from the noise draws 0 .. d_steps - 1.
 AUGMENT_DRAW = 1 << 20
@@ -49,8 +50,7 @@ class GAN(keras.Model):
     # normalization re-normalises its kernels on every training call, so two calls
     # would score real and fake with two different kernels. A D with batch norm keeps
     # them in separate batches, as the DCGAN paper did.
-    self.joint_d_batch = not any(isinstance(layer, keras.layers.BatchNormalization)
-                                 for layer in discriminator._flatten_layers())
+    self.joint_d_batch = not batch_norm_layers(discriminator)
     # Generator steps taken; checkpointed; seeds the noise. Only the first replica's
     # update counts under tf.distribute (every replica adds 1 in sync).
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",

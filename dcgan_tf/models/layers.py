@@ -20,6 +20,12 @@ def batch_norm(name: str, seeds: Seeds):
                                    gamma_initializer=seeds.normal(name + "/gamma", 1.0, 0.02))
 
 
+def batch_norm_layers(model) -> list:
+  """Every BatchNormalization inside `model` (nested layers included)."""
+  return [layer for layer in model._flatten_layers()
+          if isinstance(layer, layers.BatchNormalization)]
+
+
 class LabelEmbedding(layers.Layer):
   """int labels [B] in [0, num_classes) -> float [B, dim] (the conditional variant's label code).
 

@@ -30,6 +30,7 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import inference
+from dcgan_tf.models.layers import batch_norm_layers
 
 WARMUP = 10  # d_t <= (1 + t) / (WARMUP + t)
 # z drawn to recompute the EMA G's batch-norm statistics, in batches of STAT_BATCH: the
@@ -48,11 +49,6 @@ def copy_weights(source, target) -> None:
   """target's variables = source's (same architecture), e.g. the EMA G at step 0."""
   for s, t in zip(source.variables, target.variables):
     t.assign(s)
-
-
-def batch_norm_layers(model) -> list:
-  return [layer for layer in model._flatten_layers()
-          if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int,
