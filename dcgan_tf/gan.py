@@ -104,14 +104,6 @@ class GAN(keras.Model):
     z = tf.random.stateless_normal([batch * replicas, self.latent_dim], seed=seed)
     return z[replica * batch:(replica + 1) * batch]
 
-  def _update(self, optimizer, tape, loss, variables):
-    # scale_loss is the identity for plain optimizers; LossScaleOptimizer.apply unscales
-    # the gradients, skips non-finite steps and adapts the scale (mixed_float16).
-    with tape:  # the scaling must be recorded too (else every gradient is None): re-enter
-      scaled = optimizer.scale_loss(loss)
-    grads = tape.gradient(scaled, variables)
-    optimizer.apply(grads, variables)
-
   def _augmented(self, images, draw):
     """DiffAugment of the images D is about to see (augment.py); the images themselves when
     off. Seeded by (seed, step, draw, replica): every D call draws its own augmentation."""
@@ -141,7 +133,7 @@ class GAN(keras.Model):
                                          training=True)
       d_loss = losses.discriminator_loss(real_logits, fake_logits, global_batch,
                                          self.label_smoothing, self.loss_kind)
-    self._update(self.d_optimizer, tape, d_loss, d_vars)
+    update(self.d_optimizer, tape, d_loss, d_vars)
     return d_loss, real_logits, fake_logits
 
   # ------------------------------------------------------------- train step
@@ -169,7 +161,7 @@ class GAN(keras.Model):
       if self.recon_weight > 0:
         recon = losses.l1_loss(real, fake, global_batch)
         g_loss += self.recon_weight * recon
-    self._update(self.g_optimizer, g_tape, g_loss, g_vars)
+    update(self.g_optimizer, g_tape, g_loss, g_vars)
     self.step.assign_add(1)
 
     # Trackers get per-replica means (loss * replicas); Mean averages over replicas.
@@ -182,6 +174,41 @@ class GAN(keras.Model):
       self.recon_tracker.update_state(recon * r)
     # Rank-1 logs: MultiWorkerMirroredStrategy's fit fails on scalars (keras #20585).
     return {m.name: tf.reshape(m.result(), [1]) for m in self.metrics}
+
+
+def update(optimizer, tape, loss, variables):
+  """One optimizer step on `variables` from `loss`, recorded on `tape`.
+
+  scale_loss is the identity for plain optimizers; under mixed_float16 the optimizer is a
+  LossScaleOptimizer, whose apply() unscales the gradients, skips non-finite steps and
+  adapts the scale, with the skip decided for all replicas alike (nonfinite_everywhere).
+  """
+  with tape:  # the scaling must be recorded too (else every gradient is None): re-enter
+    scaled = optimizer.scale_loss(loss)
+  grads = tape.gradient(scaled, variables)
+  if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    grads = nonfinite_everywhere(grads)
+  optimizer.apply(grads, variables)
+
+
+def nonfinite_everywhere(grads):
+  """This replica's gradients, made non-finite (NaN) when any replica's are.
+
+  Keras 3.15's LossScaleOptimizer decides to skip a step from one replica's gradients:
+  under MirroredStrategy without XLA replica 0's verdict is applied to all (an overflow
+  on replica 1 is then summed into every replica's weights and the scale never shrinks);
+  with XLA each replica decides alone and they can branch apart around the gradient
+  all-reduce (a hang). One all-reduced count of non-finite replicas makes every replica
+  see the same verdict, so all skip and halve their scale together. Costs one scalar
+  all-reduce per optimizer and step; nothing with one replica.
+  """
+  ctx = tf.distribute.get_replica_context()
+  if ctx is None or ctx.num_replicas_in_sync == 1:
+    return grads
+  finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
+  bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
+  poison = tf.where(bad > 0, float("nan"), 0.0)  # x + NaN = NaN, x + 0 = x (bit-exact)
+  return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
 
 
 def log_floats(logs) -> dict:

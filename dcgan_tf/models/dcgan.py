@@ -24,7 +24,7 @@ from dcgan_tf.errors import UserError
 from dcgan_tf.models import subpixel
 from dcgan_tf.models.base import GeneratorBase
 from dcgan_tf.models.init import Seeds
-from dcgan_tf.models.layers import LabelEmbedding, batch_norm
+from dcgan_tf.models.layers import LabelEmbedding, batch_norm, SpectralNormalization
 
 
 def resolutions(image_size):
@@ -64,8 +64,9 @@ class DownBlock(layers.Layer):
   """D's hidden layer: conv k4 s2 -> batch norm (optional) -> LeakyReLU(0.2).
 
   spectral_norm wraps the conv in keras.layers.SpectralNormalization (and gets a
-  bias, as batch norm no longer provides one); subpixel_convs computes its input
-  gradient the fast way on CPUs (models/subpixel.py).
+  bias, as batch norm no longer provides one; see models/layers.SpectralNormalization for
+  mixed precision); subpixel_convs computes its input gradient the fast way on CPUs
+  (models/subpixel.py).
   """
 
   def __init__(self, filters, seeds: Seeds, use_batch_norm=True, spectral_norm=False,
@@ -74,7 +75,7 @@ class DownBlock(layers.Layer):
     conv_cls = subpixel.Conv2D if subpixel_convs else layers.Conv2D
     conv = conv_cls(filters, 4, strides=2, padding="same", use_bias=spectral_norm,
                     kernel_initializer=seeds.normal("conv"), name="conv")
-    self.conv = layers.SpectralNormalization(conv, name="sn") if spectral_norm else conv
+    self.conv = SpectralNormalization(conv, name="sn") if spectral_norm else conv
     self.bn = batch_norm("bn", seeds) if use_batch_norm else None
     self.lrelu = layers.LeakyReLU(0.2, name="lrelu")
 
@@ -145,7 +146,7 @@ class Discriminator(keras.Model):
     # Logit layer in float32: the loss is computed from it in full precision.
     to_logit = layers.Conv2D(1, 4, padding="valid", kernel_initializer=seeds.normal("to_logit"),
                              dtype="float32", name="to_logit")
-    self.to_logit = (layers.SpectralNormalization(to_logit, dtype="float32", name="sn_to_logit")
+    self.to_logit = (SpectralNormalization(to_logit, dtype="float32", name="sn_to_logit")
                      if spectral_norm else to_logit)
 
   @property

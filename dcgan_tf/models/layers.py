@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 from keras import layers
+from keras.src import backend as keras_backend
 
 from dcgan_tf.models.init import Seeds
 
@@ -18,6 +19,27 @@ def batch_norm(name: str, seeds: Seeds):
   synced = tf.distribute.get_strategy().num_replicas_in_sync > 1
   return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name, synchronized=synced,
                                    gamma_initializer=seeds.normal(name + "/gamma", 1.0, 0.02))
+
+
+class SpectralNormalization(layers.SpectralNormalization):
+  """keras.layers.SpectralNormalization whose normalisation runs in float32 under any policy.
+
+  The Keras layer writes kernel / sigma back into the (float32) kernel variable on every
+  training call. Inside a mixed_float16 layer's autocast scope it reads the kernel as
+  float16, so every step would round D's float32 kernels to float16 values and lose each
+  Adam update below half a float16 ulp (~5e-4 relative). Here the power iteration, sigma
+  and the division read the variables in float32; the wrapped convolution still computes
+  in the policy's dtype (its own autocast scope), so no activation is cast. Same variables
+  and names as the Keras layer: checkpoints are interchangeable.
+  """
+
+  def call(self, inputs, training=False):
+    # No autocast while the wrapper reads and writes its variables; the wrapped layer's
+    # own call opens its compute-dtype scope again. keras.src: Keras 3 exports no public
+    # way to read a variable uncast in a layer's autocast scope (keras<4 is pinned;
+    # tests/test_mixed_precision_paths.py checks the values).
+    with keras_backend.AutocastScope(None):
+      return super().call(inputs, training=training)
 
 
 def batch_norm_layers(model) -> list:
