@@ -44,29 +44,73 @@ def cpu_has_bf16() -> bool:
 
 
 def has_gpu() -> bool:
-  return bool(tf.config.list_physical_devices("GPU"))
+  """True when TensorFlow will compute on a GPU: the logical devices, so GPUs hidden with
+  CUDA_VISIBLE_DEVICES or tf.config.set_visible_devices choose the CPU defaults."""
+  return bool(tf.config.list_logical_devices("GPU"))
+
+
+# TF 2.21's CUDA 12.5 wheels: CUDA 12 runs on drivers >= 525.60.13 (minor-version
+# compatibility), but kernels JIT-compiled from PTX (TF ships sm_60..sm_89 binaries plus
+# compute_90 PTX, so every Hopper or newer GPU) need a driver of CUDA 12.5 itself.
+MIN_DRIVER = (525, 60, 13)
+MIN_DRIVER_PTX = (555, 42)
+PTX_COMPUTE_CAPABILITY = (9, 0)  # >= this: no binary kernels in the wheel, PTX JIT
+
+
+def _version(text: str) -> tuple:
+  return tuple(int(part) for part in text.strip().split(".") if part.isdigit())
+
+
+def _nvidia_smi(*args) -> list:
+  """Output lines of `nvidia-smi ARGS`; [] without the tool, a driver or a GPU."""
+  exe = shutil.which("nvidia-smi")
+  if exe is None:
+    return []
+  try:
+    result = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30)
+  except (OSError, subprocess.SubprocessError):
+    return []
+  return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def driver_problem():
+  """A sentence when the NVIDIA driver is older than TF 2.21's CUDA 12.5 needs, else None.
+
+  Reads `nvidia-smi --query-gpu=driver_version,compute_cap`: below MIN_DRIVER TensorFlow
+  cannot use the GPU at all; below MIN_DRIVER_PTX a GPU of compute capability >= 9.0
+  fails when its kernels are JIT-compiled from PTX at first use.
+  """
+  rows = [[c.strip() for c in line.split(",")] for line in
+          _nvidia_smi("--query-gpu=driver_version,compute_cap", "--format=csv,noheader")]
+  rows = [r for r in rows if len(r) == 2 and _version(r[0])]
+  if not rows:
+    return None
+  driver, needs_ptx = rows[0][0], any(_version(cap) >= PTX_COMPUTE_CAPABILITY for _, cap in rows)
+  if _version(driver) < MIN_DRIVER:
+    return (f"NVIDIA driver {driver} is older than CUDA 12 needs "
+            f"({'.'.join(map(str, MIN_DRIVER))}): TensorFlow 2.21 cannot use the GPU; update "
+            "the driver")
+  if needs_ptx and _version(driver) < MIN_DRIVER_PTX:
+    return (f"NVIDIA driver {driver} cannot JIT-compile TensorFlow 2.21's kernels for this "
+            f"GPU (compute capability >= 9.0 needs a CUDA 12.5 driver, "
+            f"{'.'.join(map(str, MIN_DRIVER_PTX))} or newer); update the driver")
+  return None
 
 
 def driver_gpus() -> list:
   """The GPUs the NVIDIA driver lists (`nvidia-smi -L` lines); [] without the tool, a
   driver or a GPU. Independent of TensorFlow: it tells a machine that has a GPU TensorFlow
   cannot use from one without any."""
-  exe = shutil.which("nvidia-smi")
-  if exe is None:
-    return []
-  try:
-    result = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30)
-  except (OSError, subprocess.SubprocessError):
-    return []
-  if result.returncode != 0:
-    return []
-  return [line.strip() for line in result.stdout.splitlines() if line.startswith("GPU")]
+  return [line.strip() for line in _nvidia_smi("-L") if line.startswith("GPU")]
 
 
 def check_gpu(require: bool) -> None:
   """Warns (or, with require, raises UserError) when TensorFlow sees no GPU: naming what
   to install when the driver lists one, since the run would otherwise train on the CPU at
   a fraction of the speed, in float32."""
+  problem = driver_problem()
+  if problem:
+    logging.warning("%s", problem)
   if has_gpu():
     return
   gpus = driver_gpus()
@@ -83,9 +127,9 @@ def check_gpu(require: bool) -> None:
 
 
 def describe(strategy, policy: str, jit_compile) -> str:
-  """One line: the devices TensorFlow sees, the strategy, precision policy and XLA choice."""
+  """One line: the devices TensorFlow computes on (logical), the strategy, precision policy and XLA choice."""
   devices = ", ".join(f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}"
-                      for d in tf.config.list_physical_devices()) or "none"
+                      for d in tf.config.list_logical_devices()) or "none"
   xla = {True: "on", False: "off"}.get(jit_compile, "Keras' choice")
   return (f"devices {devices}; strategy {type(strategy).__name__.lstrip('_')} with "
           f"{strategy.num_replicas_in_sync} replica(s); precision {policy}; XLA {xla}")

@@ -93,3 +93,91 @@ def test_the_run_log_names_devices_strategy_precision_and_xla(tmp_path, caplog):
   assert len(line) == 1, line
   assert "devices CPU:0" in line[0] and "strategy DefaultDistributionStrategy with 1 replica(s)" \
       in line[0] and "precision float32" in line[0] and "XLA off" in line[0], line[0]
+
+
+def _driver_stub(tmp_path, version, compute_cap):
+  """A PATH folder whose nvidia-smi lists one GPU and answers the driver/capability query."""
+  folder = tmp_path / f"driver-{version}-{compute_cap}"
+  folder.mkdir()
+  (folder / "nvidia-smi").write_text(
+      '#!/bin/sh\n[ "$1" = "-L" ] && echo "GPU 0: Stub GPU (UUID: GPU-stub)"\n'
+      f'case "$1" in --query-gpu=*) echo "{version}, {compute_cap}";; esac\n')
+  (folder / "nvidia-smi").chmod(0o755)
+  return str(folder) + os.pathsep + os.environ["PATH"]
+
+
+@pytest.mark.parametrize("version, compute_cap, expected", [
+    ("470.82.01", "8.6", "older than CUDA 12 needs (525.60.13)"),
+    ("535.104.05", "9.0", "compute capability >= 9.0 needs a CUDA 12.5 driver, 555.42"),
+    ("535.104.05", "8.9", None),  # Ada: binary kernels in the wheel, no PTX JIT
+    ("560.35.03", "9.0", None),
+    ("525.60.13", "8.0", None)])
+def test_an_old_driver_is_named_with_its_version(tmp_path, monkeypatch, caplog, version,
+                                                  compute_cap, expected):
+  from dcgan_tf import devices
+  monkeypatch.setenv("PATH", _driver_stub(tmp_path, version, compute_cap))
+  problem = devices.driver_problem()
+  if expected is None:
+    assert problem is None
+    return
+  assert expected in problem and f"driver {version}" in problem
+  monkeypatch.setattr(devices, "has_gpu", lambda: True)
+  devices.check_gpu(require=False)  # the check a training run makes logs it
+  assert any(f"driver {version}" in r.getMessage() for r in caplog.records)
+
+
+def test_memory_growth_is_on_unless_the_user_chose(tmp_path):
+  """Every process that imports dcgan_tf (entry points, the test workers, their
+  subprocesses) turns on TensorFlow's GPU memory growth before TensorFlow initialises."""
+  assert os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH") == "true"  # this test process too
+  code = "import dcgan_tf, os; print(os.environ['TF_FORCE_GPU_ALLOW_GROWTH'])"
+  for given, expected in ((None, "true"), ("false", "false")):
+    env = {k: v for k, v in os.environ.items() if k != "TF_FORCE_GPU_ALLOW_GROWTH"}
+    if given is not None:
+      env["TF_FORCE_GPU_ALLOW_GROWTH"] = given
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, env=dict(env, PYTHONPATH=REPO), timeout=60)
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_default_strategy_on_several_gpus_trains_on_the_first(monkeypatch, caplog):
+  import tensorflow as tf
+  from dcgan_tf.train import distribute
+  gpus = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(4)]
+  visible = []
+  monkeypatch.setattr(tf.config, "get_visible_devices", lambda kind=None: list(gpus))
+  monkeypatch.setattr(tf.config, "set_visible_devices",
+                      lambda devices, kind=None: visible.append((list(devices), kind)))
+  strategy = distribute.get_strategy("default")
+  assert strategy.num_replicas_in_sync == 1
+  assert visible == [([gpus[0]], "GPU")]  # the other three are never initialised
+  assert any("training on /physical_device:GPU:0 only, 3 other GPU(s) left free"
+             in r.getMessage() for r in caplog.records)
+  # Too late to hide them (TensorFlow initialised): a warning, and training goes on.
+  def too_late(devices, kind=None):
+    raise RuntimeError("Visible devices cannot be modified after being initialized")
+  monkeypatch.setattr(tf.config, "set_visible_devices", too_late)
+  caplog.clear()
+  assert distribute.get_strategy("default").num_replicas_in_sync == 1
+  assert any("already initialised" in r.getMessage() for r in caplog.records)
+  # One GPU: nothing to hide.
+  monkeypatch.setattr(tf.config, "get_visible_devices", lambda kind=None: gpus[:1])
+  monkeypatch.setattr(tf.config, "set_visible_devices", lambda *a: visible.append(a))
+  distribute.get_strategy("default")
+  assert len(visible) == 1
+
+
+def test_has_gpu_answers_from_the_logical_devices(monkeypatch):
+  """A GPU hidden from TensorFlow (listed physically, not logically) picks the CPU defaults."""
+  import tensorflow as tf
+  from dcgan_tf import devices
+  gpu = tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")
+  monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu])
+  monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [])
+  assert not devices.has_gpu()
+  assert devices.resolve_precision("auto") == "float32"
+  assert devices.resolve_conv_impl("auto") == "subpixel"
+  logical = tf.config.LogicalDevice("/device:GPU:0", "GPU")
+  monkeypatch.setattr(tf.config, "list_logical_devices",
+                      lambda kind=None: [logical] if kind in (None, "GPU") else [])
+  assert devices.has_gpu() and devices.resolve_precision("auto") == "mixed_float16"

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 
 import tensorflow as tf
+from absl import logging
 
 from dcgan_tf.errors import UserError
 
@@ -30,10 +31,16 @@ from dcgan_tf.errors import UserError
 # ------------------------------------------------------------------ strategies
 
 def get_strategy(name: str) -> tf.distribute.Strategy:
-  """The strategy for --strategy (see the module docstring)."""
+  """The strategy for --strategy (see the module docstring). Call it before TensorFlow
+  initialises its devices: `default` on a machine with several GPUs hides all but the
+  first, which would otherwise each get a TensorFlow context (and memory) for nothing."""
+  # Visible devices, not logical ones: listing logical devices initialises the runtime.
+  gpus = tf.config.get_visible_devices("GPU")
   if name == "auto":
-    name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
+    name = "mirrored" if len(gpus) > 1 else "default"
   if name == "default":
+    if len(gpus) > 1:
+      use_one_gpu(gpus)
     strategy = tf.distribute.get_strategy()
   elif name == "mirrored":
     gpus = tf.config.list_logical_devices("GPU")
@@ -50,6 +57,19 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
     raise UserError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
                     "multiworker, tpu")
   return strategy
+
+
+def use_one_gpu(gpus) -> None:
+  """Makes only gpus[0] visible to this process (logged); a warning if it is too late."""
+  try:
+    tf.config.set_visible_devices(gpus[:1], "GPU")
+  except RuntimeError:  # TensorFlow already initialised its devices: all stay visible
+    logging.warning("--strategy=default: %d GPUs are visible and TensorFlow is already "
+                    "initialised; training on the first (set CUDA_VISIBLE_DEVICES to hide the "
+                    "others)", len(gpus))
+    return
+  logging.info("--strategy=default: training on %s only, %d other GPU(s) left free "
+               "(--strategy=mirrored trains on all)", gpus[0].name, len(gpus) - 1)
 
 
 def distributed_dataset(strategy, make_dataset, global_batch: int):
