@@ -10,6 +10,7 @@ functions rather than assume a CPU, so they hold on GPU machines too.
   conv_impl  auto -> subpixel on machines without a GPU, keras elsewhere
 """
 
+import contextlib
 import functools
 import shutil
 import subprocess
@@ -156,6 +157,17 @@ def set_precision(precision: str) -> str:
   policy = resolve_precision(precision)
   keras.mixed_precision.set_dtype_policy(policy)
   return policy
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+  """Keras' global dtype policy set to `name` for the layers built inside, then restored."""
+  previous = keras.mixed_precision.dtype_policy()
+  keras.mixed_precision.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)
 
 
 def resolve_jit_compile(mode: str, strategy=None):

@@ -13,6 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from dcgan_tf import config as config_lib
+from dcgan_tf import devices
 from dcgan_tf import models
 from dcgan_tf import checkpoints
 from dcgan_tf.workdir import Workdir
@@ -44,9 +45,11 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
   num_classes = models.conditional_classes(config)
   path = wd.checkpoint(checkpoint)
   ema = use_ema and config.ema_decay > 0
-  networks = {"ema_generator" if ema else "generator": models.build_generator(config, num_classes)}
-  if discriminator:
-    networks["discriminator"] = models.build_discriminator(config, num_classes)
+  with devices.dtype_policy("float32"):  # inference is float32 whatever the run trained in
+    networks = {"ema_generator" if ema else "generator":
+                models.build_generator(config, num_classes)}
+    if discriminator:
+      networks["discriminator"] = models.build_discriminator(config, num_classes)
   step = checkpoints.restore_networks(path, **networks)
   generator = networks.pop("ema_generator" if ema else "generator")
   logging.info("Restored %s (step %d, %s generator)", path, step, "EMA" if ema else "trained")

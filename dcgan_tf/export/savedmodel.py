@@ -22,6 +22,7 @@ from absl import logging
 
 from dcgan_tf import atomic
 from dcgan_tf import inference
+from dcgan_tf import models
 from dcgan_tf.config import Config
 from dcgan_tf.export.options import ExportOptions
 from dcgan_tf.images import to_uint8
@@ -98,9 +99,11 @@ def export_generator(generator, path: str, config: Config, num_classes: int = 0)
   """Writes, verifies and moves into place a SavedModel of `generator`. Returns `path`.
 
   Written to a temporary folder, loaded back and called, and only then renamed over
-  `path`: a failed export never replaces a good one.
+  `path`: a failed export never replaces a good one. The export computes in float32
+  whatever policy `generator` was built under.
   """
   path = os.path.abspath(path)
+  generator = models.float32_generator(generator, config, num_classes)
   with atomic.replacing(path) as tmp:
     build_archive(generator, config.latent_dim, num_classes).write_out(tmp, verbose=False)
     verify(tmp, config, num_classes)

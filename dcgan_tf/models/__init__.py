@@ -74,5 +74,24 @@ def build_models(config: Config, num_classes: int = 0):
   return build_generator(config, num_classes), build_discriminator(config, num_classes)
 
 
+def copy_weights(source, target) -> None:
+  """target's variables = source's (same architecture): weights, batch-norm statistics."""
+  for s, t in zip(source.variables, target.variables):
+    t.assign(s)
+
+
+def float32_generator(generator, config: Config, num_classes: int = 0):
+  """`generator` itself when it computes in float32, else G rebuilt under the float32
+  policy with `generator`'s weights: exports and evaluations are float32 whatever the
+  training policy (a float16 G differs by a grey level on some pixels). A rebuilt copy
+  is a snapshot: copy_weights again after training changes `generator`."""
+  if generator.dtype_policy.name == "float32":
+    return generator
+  with devices.dtype_policy("float32"):
+    copy = build_generator(config, num_classes)
+  copy_weights(generator, copy)
+  return copy
+
+
 def _subpixel(config: Config) -> bool:
   return devices.resolve_conv_impl(config.conv_impl) == "subpixel"

@@ -57,7 +57,7 @@ def build_gan(config: Config, num_classes: int, strategy, policy: str):
     ema_generator = None
     if config.ema_decay > 0:  # G's architecture; starts as G's copy (train/ema.py)
       ema_generator = models.build_generator(config, num_classes)
-      ema.copy_weights(generator, ema_generator)
+      models.copy_weights(generator, ema_generator)
     gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
               label_smoothing=config.label_smoothing, d_steps=config.d_steps,
               recon_weight=config.recon_weight if num_classes else 0.0, loss=config.loss,

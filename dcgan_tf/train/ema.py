@@ -45,12 +45,6 @@ def decay_at(decay: float, step: int) -> float:
   return min(decay, (1.0 + step) / (WARMUP + step))
 
 
-def copy_weights(source, target) -> None:
-  """target's variables = source's (same architecture), e.g. the EMA G at step 0."""
-  for s, t in zip(source.variables, target.variables):
-    t.assign(s)
-
-
 def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int,
                          samples: int = STAT_SAMPLES, batch_size: int = STAT_BATCH) -> None:
   """Sets each batch norm's moving mean / variance of `generator` to the mean of its

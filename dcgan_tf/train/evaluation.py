@@ -27,6 +27,7 @@ from absl import logging
 
 from dcgan_tf import atomic
 from dcgan_tf import inference
+from dcgan_tf import models
 from dcgan_tf.config import Config
 from dcgan_tf.evaluate import evaluator
 from dcgan_tf.evaluate import options as eval_options
@@ -38,11 +39,13 @@ CLASSIFIER_METRICS = ("fid", "kid")
 
 
 def make_context(config: Config, workdir: Workdir, generator, num_classes: int) -> Context:
-  """An evaluation Context over the live `generator` (refresh() it before each use)."""
+  """An evaluation Context over the live `generator`, through its float32 copy when it
+  trains in another precision (PeriodicEval syncs it and refresh()es before each use)."""
   options = eval_options.Options(workdir=workdir.path, metrics="swd",
                               num_samples=config.eval_samples, seed=EVAL_SEED,
                               feature_extractor="classifier")
-  run = inference.Run(workdir, config, generator, None, num_classes, 0, "")
+  evaluated = models.float32_generator(generator, config, num_classes)
+  run = inference.Run(workdir, config, evaluated, None, num_classes, 0, "")
   return Context(run, options)
 
 
@@ -57,8 +60,9 @@ class PeriodicEval(keras.callbacks.Callback):
   """Every `config.eval_every` steps: metrics to TensorBoard, best checkpoint kept apart."""
 
   def __init__(self, gan, context: Context, metrics, config: Config, workdir: Workdir, writer,
-               checkpoint):
+               checkpoint, generator):
     super().__init__()
+    self.generator = generator  # the live G the context evaluates (or its float32 copy)
     self.gan, self.context, self.metrics, self.writer = gan, context, metrics, writer
     self.every = config.eval_every
     self.best_metric = config.eval_best or metrics[0]
@@ -75,6 +79,8 @@ class PeriodicEval(keras.callbacks.Callback):
 
   def evaluate(self, step):
     t0 = time.perf_counter()
+    if self.context.run.generator is not self.generator:  # the float32 copy: sync it
+      models.copy_weights(self.generator, self.context.run.generator)
     self.context.refresh()
     values = {name: float(evaluator.METRIC_FNS[name](self.context)["value"])
               for name in self.metrics}

@@ -113,7 +113,8 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
                       f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})")
     logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
                  config.eval_every, config.eval_samples)
-    periodic_eval = [evaluation.PeriodicEval(gan, context, metrics, config, out, writer, ckpt)]
+    periodic_eval = [evaluation.PeriodicEval(gan, context, metrics, config, out, writer, ckpt,
+                                               sample_generator)]
   if restored:
     checkpointer.mark_saved(restored)
   else:
