@@ -118,7 +118,9 @@ class Config:
   jit_compile: str = option("auto", "XLA for the train step: auto | on | off. auto: on for one "
                             "CPU device (measured faster), off under a tf.distribute strategy, "
                             "else Keras' choice.")
-  steps_per_execution: int = option(1, "Train steps per tf.function call (>= 1).")
+  steps_per_execution: str = option("auto", "Train steps per tf.function call: auto | N >= 1. "
+                                    "auto: 1 on CPUs; on a GPU/TPU the largest N <= 32 dividing "
+                                    "every --*_every period (the host runs once per N steps).")
   strategy: str = option("auto", "tf.distribute strategy: auto | default | mirrored | "
                          "multiworker | tpu.")
   require_gpu: bool = option(False, "Stop with an error when TensorFlow sees no GPU (instead "
@@ -218,7 +220,7 @@ def validate(config: Config) -> None:
     _check_choice(config, name, choices)
   for name in ("latent_dim", "gen_filters", "disc_filters", "batch_size", "d_steps", "log_every",
                "sample_every", "checkpoint_every", "keep_checkpoints", "num_grid_samples",
-               "steps_per_execution", "shuffle_buffer", "embedding_dim", "mlp_units",
+               "shuffle_buffer", "embedding_dim", "mlp_units",
                "maxout_pieces"):
     check(getattr(config, name) >= 1, name, f"must be >= 1, got {getattr(config, name)}")
   for name in ("train_steps", "epochs", "num_classes", "recon_weight", "max_rollbacks",
@@ -229,6 +231,9 @@ def validate(config: Config) -> None:
     check(value > 0 and math.isfinite(value), name, f"must be a finite number > 0, got {value}")
   for name in ("beta_1", "beta_2"):
     check(0 <= getattr(config, name) < 1, name, f"must be in [0, 1), got {getattr(config, name)}")
+  spe = str(config.steps_per_execution)
+  check(spe == "auto" or (spe.isdigit() and int(spe) >= 1), "steps_per_execution",
+        f"must be auto or an integer >= 1, got {config.steps_per_execution!r}")
   _check_choice(config, "loss", LOSSES)
   check(config.label_smoothing == 0 or config.loss != "hinge", "label_smoothing",
         "hinge has no target to smooth; use --loss=nonsaturating or least_squares")

@@ -35,6 +35,9 @@ def main(argv):
   if options.breakdown:
     for row in breakdown.breakdown(config, settings[0]):
       emit(row)
+  if options.loop:
+    from dcgan_tf.bench import loop
+    emit(loop.compare(config, options.steps, options.warmup))
   if options.pipeline:
     from dcgan_tf import data
     row = data.pipeline_throughput(config, options.pipeline_batches, config.batch_size)

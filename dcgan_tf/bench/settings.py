@@ -46,6 +46,11 @@ class BenchOptions:
                              "(>= 64).")
   intra_op_threads: int = option(0, "TF intra-op threads (0 = one per core).")
   inter_op_threads: int = option(0, "TF inter-op threads (0 = TF's default).")
+  loop: bool = option(False, "Also time the whole training loop (train(): callbacks, EMA, "
+                      "logs, grids, checkpoints) against the bare compiled step on the same "
+                      "model (bench/loop.py); a tiny model stands in for a fast GPU.")
+  filters: Optional[int] = option(None, "G and D widths (--gen_filters/--disc_filters). "
+                                  "Default: the config's.")
   pipeline: bool = option(False, "Also measure the input pipeline alone "
                            "(data.pipeline_throughput) for --dataset at this image size and batch.")
   dataset: Optional[str] = option(None, "Dataset for --pipeline (any training --dataset value). "
@@ -74,6 +79,7 @@ def validate(options: BenchOptions) -> None:
           f"got {p!r}; valid: {', '.join(config_lib.PRECISIONS)}")
   check(min(steps_per_execution(options)) >= 1, "steps_per_execution",
         "give integers >= 1, e.g. 1,4")
+  check(options.filters is None or options.filters >= 1, "filters", "must be >= 1")
   for name, low in (("steps", 1), ("warmup", 0), ("rounds", 1), ("matmul_size", 64),
                     ("pipeline_batches", 1), ("intra_op_threads", 0), ("inter_op_threads", 0)):
     value = getattr(options, name)
@@ -87,6 +93,8 @@ def bench_config(options: BenchOptions) -> config_lib.Config:
   overrides = {name: getattr(options, name) for name in ("variant", "image_size", "channels",
                                                          "batch_size", "dataset", "conv_impl")
                if getattr(options, name) is not None}
+  if options.filters is not None:
+    overrides.update(gen_filters=options.filters, disc_filters=options.filters)
   config = base.replace(train_steps=1, export=False, strategy="default", **overrides)
   config_lib.validate(config)
   return config

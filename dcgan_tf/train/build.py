@@ -70,6 +70,7 @@ def build_gan(config: Config, num_classes: int, strategy, policy: str):
         g_optimizer=make_optimizer(config.g_optimizer, config.g_lr, config.beta_1, config.beta_2,
                                    loss_scale),
         jit_compile=devices.resolve_jit_compile(config.jit_compile, strategy),
-        steps_per_execution=config.steps_per_execution)
+        steps_per_execution=devices.resolve_steps_per_execution(config.steps_per_execution,
+                                                                config))
     noise = fixed_noise(config)
   return gan, noise
