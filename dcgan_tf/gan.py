@@ -26,6 +26,15 @@ from dcgan_tf.models.layers import batch_norm_layers
 
 # Seed word offset of the augmentation draws: apart from the noise draws 0 .. d_steps - 1.
 AUGMENT_DRAW = 1 << 20
+EMA_WARMUP = 10  # EMA decay at step t: min(--ema_decay, (1 + t) / (EMA_WARMUP + t))
+
+
+def ema_decay_at(decay, step):
+  """float32 decay of the EMA generator's update at generator step `step` (>= 1): the
+  warm-up (TensorFlow's ExponentialMovingAverage num_updates rule) keeps early samples
+  from being stuck at the initial weights. Numbers or tensors."""
+  step = tf.cast(step, tf.float32)
+  return tf.minimum(tf.constant(decay, tf.float32), (1.0 + step) / (EMA_WARMUP + step))
 
 
 class GAN(keras.Model):
@@ -33,13 +42,15 @@ class GAN(keras.Model):
 
   def __init__(self, generator, discriminator, latent_dim, seed=0, label_smoothing=0.0,
                d_steps=1, recon_weight=0.0, loss="nonsaturating", augment=(),
-               ema_generator=None, **kw):
+               ema_generator=None, ema_decay=0.999, **kw):
     super().__init__(**kw)
     self.generator = generator
     self.discriminator = discriminator
-    # A copy of G's architecture holding the moving average of its weights (train/ema.py
-    # updates it between steps), or None when --ema_decay=0.
+    # A copy of G's architecture holding the moving average of its weights, updated at
+    # the end of every train step (on the device, inside the compiled step), or None when
+    # --ema_decay=0. train/ema.py recomputes its batch-norm statistics.
     self.ema_generator = ema_generator
+    self.ema_decay = float(ema_decay)  # in [0, 1)
     self.loss_kind = loss  # losses.py: nonsaturating | hinge | least_squares
     self.augment = tuple(augment)  # DiffAugment policies (augment.py); () = off
     self.latent_dim = int(latent_dim)
@@ -136,6 +147,16 @@ class GAN(keras.Model):
     update(self.d_optimizer, tape, d_loss, d_vars)
     return d_loss, real_logits, fake_logits
 
+  def _update_ema(self):
+    """ema = d_t ema + (1 - d_t) w for G's trainable weights, d_t = ema_decay_at(step).
+
+    Runs in every replica on its own copy: G's weights are identical on every replica
+    after the optimizer's all-reduced update, so the copies stay identical too.
+    """
+    d = ema_decay_at(self.ema_decay, self.step)
+    for w, e in zip(self.generator.trainable_variables, self.ema_generator.trainable_variables):
+      e.assign(d * e + (1.0 - d) * w)
+
   # ------------------------------------------------------------- train step
   def train_step(self, data):
     real, labels = data
@@ -163,6 +184,8 @@ class GAN(keras.Model):
         g_loss += self.recon_weight * recon
     update(self.g_optimizer, g_tape, g_loss, g_vars)
     self.step.assign_add(1)
+    if self.ema_generator is not None:
+      self._update_ema()
 
     # Trackers get per-replica means (loss * replicas); Mean averages over replicas.
     r = tf.cast(replicas, tf.float32)

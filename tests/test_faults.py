@@ -187,7 +187,7 @@ def test_signal_stop_finishes_the_step_then_restores_handlers():
     signal.raise_signal(signal.SIGINT)  # handled at once: no KeyboardInterrupt
     assert stop.signal_name == "SIGINT" and not stop.model.stop_training
     assert signal.getsignal(signal.SIGINT) is before, "a second Ctrl-C must act as usual"
-    stop.on_train_batch_end(0)  # the step in flight ends: fit stops here
+    stop.after(0, 1, {})  # the step in flight ends: fit stops here
     assert stop.model.stop_training
   assert signal.getsignal(signal.SIGINT) is before
 

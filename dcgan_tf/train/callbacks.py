@@ -1,12 +1,20 @@
-"""Keras callbacks of a training run: step log (with ETA) + TensorBoard scalars, sample grids,
-checkpoints.
+"""The per-step actions of a training run, and the one Keras callback that runs them.
 
-All of them key off `gan.step` (generator steps taken, continuous across
-resumes), never Keras' per-fit batch counter, and write TensorBoard eagerly
-with that explicit step: `tf.summary` inside `train_step` would land at step 1.
+A run's actions (faults.NonFiniteGuard, ema.EMAStatistics, StepLogger, SampleGrid,
+evaluation.PeriodicEval, Checkpointer, then faults.SignalStop or CoordinatedStop) are
+listed once, in order, in train/loop.py and handed to RunActions: after every round of
+train steps (one round = steps_per_execution steps) it reads `gan.step` once and calls
+each action's after(previous, step, logs). Order matters: the guard first, so a
+rejected step trips it before anything reads the weights; the checkpointer after
+everything that reads weights; the stop last, once the step is saved.
 
-Order matters in the callback list: faults.NonFiniteGuard first, Checkpointer
-last, so a step the guard rejects is never saved.
+Periodic actions fire when a period boundary is crossed (`crossed`): with
+steps_per_execution k a multiple of the period inside (previous, step] still fires
+at the round's end, so no checkpoint, grid or evaluation is ever skipped.
+
+All of them key off `gan.step` (generator steps taken, continuous across resumes),
+never Keras' per-fit batch counter, and write TensorBoard eagerly with that explicit
+step: `tf.summary` inside `train_step` would land at step 1.
 """
 
 import os
@@ -21,6 +29,67 @@ from dcgan_tf import images as images_lib
 from dcgan_tf.gan import log_floats
 from dcgan_tf import checkpoints
 from dcgan_tf.workdir import step_of
+
+
+def crossed(previous: int, step: int, every: int) -> bool:
+  """True when (previous, step] holds a multiple of `every` (> 0; 0 = never)."""
+  return every > 0 and step // every > previous // every
+
+
+class Action(keras.callbacks.Callback):
+  """One per-step action of a run. RunActions calls begin(step) when fit starts,
+  after(previous, step, logs) after each round of steps previous+1 .. step (logs:
+  {name: float}, the round's train_step logs) and end(step) when fit ends. Used alone as
+  a Keras callback (tests), it reads `self.gan.step` itself."""
+
+  def begin(self, step: int) -> None:
+    pass
+
+  def after(self, previous: int, step: int, logs: dict) -> None:
+    pass
+
+  def end(self, step: int) -> None:
+    pass
+
+  def on_train_begin(self, logs=None):
+    self._previous = int(self.gan.step.numpy())
+    self.begin(self._previous)
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self.gan.step.numpy())
+    self.after(self._previous, step, log_floats(logs))
+    self._previous = step
+
+  def on_train_end(self, logs=None):
+    self.end(int(self.gan.step.numpy()))
+
+
+class RunActions(keras.callbacks.Callback):
+  """The run's actions in their order, with the step read once per round of steps."""
+
+  def __init__(self, gan, actions):
+    super().__init__()
+    self.gan, self.actions = gan, list(actions)
+    for action in self.actions:
+      if getattr(action, "gan", None) is None:
+        action.gan = gan
+      action.set_model(gan)  # actions that stop fit set gan.stop_training
+    self.step = None
+
+  def on_train_begin(self, logs=None):
+    self.step = int(self.gan.step.numpy())
+    for action in self.actions:
+      action.begin(self.step)
+
+  def on_train_batch_end(self, batch, logs=None):
+    previous, self.step = self.step, int(self.gan.step.numpy())
+    logs = log_floats(logs)
+    for action in self.actions:
+      action.after(previous, self.step, logs)
+
+  def on_train_end(self, logs=None):
+    for action in self.actions:
+      action.end(self.step)
 
 
 def _lr(optimizer):
@@ -38,7 +107,7 @@ def duration(seconds: float) -> str:
   return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-class StepLogger(keras.callbacks.Callback):
+class StepLogger(Action):
   """Every `every` steps: logs interval means of losses, D(x), D(G(z)), images/s, learning
   rates, the epoch (when `num_examples` is known, > 0) and an ETA to `total_steps`.
 
@@ -60,18 +129,17 @@ class StepLogger(keras.callbacks.Callback):
     self.rate, self.intervals = None, 0  # smoothed images/s over `intervals` intervals
     self.history = []  # (step, {name: value}) rows, for callers and tests
 
-  def on_train_begin(self, logs=None):
-    self.last_logged = int(self.gan.step.numpy())
+  def begin(self, step):
+    self.last_logged = step
     self.t0 = time.perf_counter()
     if self.t_start is None:
       self.t_start = self.t0
 
-  def on_train_batch_end(self, batch, logs=None):
-    step = int(self.gan.step.numpy())
-    if step - self.last_logged < self.every and step < self.total_steps:
+  def after(self, previous, step, logs):
+    if not crossed(previous, step, self.every) and step < self.total_steps:
       return
     now = time.perf_counter()
-    values = log_floats(logs)
+    values = dict(logs)
     rate = (step - self.last_logged) * self.global_batch / max(now - self.t0, 1e-9)
     self.intervals += 1
     self.rate = rate if self.intervals <= 2 else (
@@ -99,7 +167,7 @@ class StepLogger(keras.callbacks.Callback):
       metric.reset_state()
 
 
-class SampleGrid(keras.callbacks.Callback):
+class SampleGrid(Action):
   """Every `every` steps (and at the end): fixed-noise grid of `generator` (G, or the EMA
   G) to TensorBoard and samples/*.png."""
 
@@ -119,12 +187,12 @@ class SampleGrid(keras.callbacks.Callback):
     path = images_lib.save_png(tile, os.path.join(self.sample_dir, f"step_{step:07d}.png"))
     return path
 
-  def on_train_batch_end(self, batch, logs=None):
-    if int(self.gan.step.numpy()) % self.every == 0:
+  def after(self, previous, step, logs):
+    if crossed(previous, step, self.every):
       self.write()
 
 
-class Checkpointer(keras.callbacks.Callback):
+class Checkpointer(Action):
   """Saves a checkpoint every `every` steps (checkpoint number = step), finite ones only.
 
   Before each save every checkpointed variable is checked: a NaN/Inf trips `guard`
@@ -158,6 +226,6 @@ class Checkpointer(keras.callbacks.Callback):
     self.last_step = step
     return self.last_path
 
-  def on_train_batch_end(self, batch, logs=None):
-    if int(self.gan.step.numpy()) % self.every == 0:
+  def after(self, previous, step, logs):
+    if crossed(previous, step, self.every):
       self.save()

@@ -3,46 +3,38 @@ moving average of the trained G's, for samples that are smoother and better than
 step's (the raw G oscillates with the adversarial game).
 
 After each generator step t: ema = d_t * ema + (1 - d_t) * w with
-d_t = min(--ema_decay, (1 + t) / (10 + t)): the warm-up keeps early samples from being stuck
-at the initial weights (TensorFlow's ExponentialMovingAverage num_updates rule). With
-steps_per_execution k the callback runs every k steps and applies the product of the k
-decays, with the newest weights (what one update per step would give for constant weights).
+d_t = min(--ema_decay, (1 + t) / (10 + t)) (gan.ema_decay_at). The update runs inside the
+compiled train step (GAN._update_ema), so it costs no dispatch of its own and every step
+gets its own decay whatever steps_per_execution is.
 
 Batch-norm statistics are recomputed for the EMA weights, not copied from G: G's moving
 statistics describe the activations of G's own weights, and applied to the averaged
 weights they mismatch (measured: copying scores a worse FID than recomputing,
 docs/results.md). Recomputing is a pass of the EMA G in training mode over STAT_SAMPLES
 fixed z (no data needed), averaging the batch statistics ("standing statistics", BigGAN).
-It costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so it runs only on the steps where
-the EMA G is about to be used (sample grid, checkpoint, evaluation: every multiple of
-`periods`), before a preemption checkpoint, and when fit ends; each checkpoint then holds
-statistics that match its EMA weights, and sample/evaluate/export read them from there. The EMA G is
-checkpointed as `ema_generator/...`, restored with the rest, and used by default for
-sample grids, `sample`, `evaluate` and the SavedModel (`--use_ema=false` picks the raw G).
+It costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so EMAStatistics runs it only when a
+round of steps crosses a period of something that reads the EMA G (sample grid,
+checkpoint, evaluation), before a preemption checkpoint, and when fit ends; each
+checkpoint then holds statistics that match its EMA weights, and sample/evaluate/export
+read them from there. The EMA G is checkpointed as `ema_generator/...`, restored with the
+rest, and used by default for sample grids, `sample`, `evaluate` and the SavedModel
+(`--use_ema=false` picks the raw G).
 
-The update and the recomputation run in a callback, eagerly between steps, in
-cross-replica context: under tf.distribute assigning a mirrored variable there updates
-every replica, and batch statistics are local (every worker draws the same z, so all
-compute the same values).
+The recomputation runs eagerly between steps, in cross-replica context: batch statistics
+are local (every worker draws the same z, so all compute the same values).
 """
 
-import keras
 import tensorflow as tf
 
 from dcgan_tf import inference
 from dcgan_tf.models.layers import batch_norm_layers
+from dcgan_tf.train.callbacks import Action, crossed
 
-WARMUP = 10  # d_t <= (1 + t) / (WARMUP + t)
 # z drawn to recompute the EMA G's batch-norm statistics, in batches of STAT_BATCH: the
 # population statistics G's activations converge to (inference wants those, not one
 # batch's), 16 G forwards.
 STAT_SAMPLES = 4096
 STAT_BATCH = 256
-
-
-def decay_at(decay: float, step: int) -> float:
-  """The decay applied at generator step `step` (>= 1): min(decay, (1 + t) / (10 + t))."""
-  return min(decay, (1.0 + step) / (WARMUP + step))
 
 
 def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int,
@@ -73,33 +65,26 @@ def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int
       layer.momentum = momentum
 
 
-class EMAUpdate(keras.callbacks.Callback):
-  """Updates gan.ema_generator from gan.generator after every fit step, and recomputes its
-  batch-norm statistics on multiples of `periods` and at the end of fit (see module doc).
+class EMAStatistics(Action):
+  """Recomputes gan.ema_generator's batch-norm statistics when a round of steps crosses
+  one of `periods` and at the end of fit (see the module doc).
 
   periods: the step periods at which something reads the EMA G (sample grid, checkpoint,
   evaluation; 0 = none). num_classes: > 0 when G is conditional. seed: of the
   recomputation's z.
   """
 
-  def __init__(self, gan, decay: float, periods=(), num_classes=0, seed=0):
+  def __init__(self, gan, periods=(), num_classes=0, seed=0):
     super().__init__()
-    self.gan, self.decay = gan, float(decay)
-    g, ema = gan.generator, gan.ema_generator
-    self._pairs = list(zip(g.trainable_variables, ema.trainable_variables))
+    self.gan = gan
     self.periods = tuple(int(p) for p in periods if p)
     self.num_classes, self.seed = int(num_classes), int(seed)
     self.last_step = None
     self.stats_step = None  # step whose EMA weights the statistics describe
 
-  def on_train_begin(self, logs=None):
-    self.last_step = int(self.gan.step.numpy())  # a restore or rollback moves it
-    self.stats_step = self.last_step  # restored (or initial) statistics match the weights
-
-  @tf.function
-  def _apply(self, decay):
-    for w, e in self._pairs:
-      e.assign(decay * e + (1.0 - decay) * w)
+  def begin(self, step):
+    self.last_step = step  # a restore or rollback moves it
+    self.stats_step = step  # restored (or initial) statistics match the weights
 
   def refresh_statistics(self):
     """Recomputes the EMA G's batch-norm statistics unless they match its weights already."""
@@ -108,17 +93,10 @@ class EMAUpdate(keras.callbacks.Callback):
                            self.seed)
       self.stats_step = self.last_step
 
-  def on_train_batch_end(self, batch, logs=None):
-    step = int(self.gan.step.numpy())
-    if step <= self.last_step:
-      return
-    decay = 1.0
-    for t in range(self.last_step + 1, step + 1):
-      decay *= decay_at(self.decay, t)
-    self._apply(tf.constant(decay, tf.float32))
+  def after(self, previous, step, logs):
     self.last_step = step
-    if any(step % p == 0 for p in self.periods):
+    if any(crossed(previous, step, p) for p in self.periods):
       self.refresh_statistics()
 
-  def on_train_end(self, logs=None):
+  def end(self, step):
     self.refresh_statistics()  # the final checkpoint, grid and export read the EMA G next

@@ -20,7 +20,6 @@ import json
 import os
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -32,6 +31,7 @@ from dcgan_tf.config import Config
 from dcgan_tf.evaluate import evaluator
 from dcgan_tf.evaluate import options as eval_options
 from dcgan_tf.evaluate.context import Context
+from dcgan_tf.train.callbacks import Action, crossed
 from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir
 
 EVAL_SEED = 0  # one protocol for every run (evaluate's default --seed), whatever --seed is
@@ -56,7 +56,7 @@ def resolve_metrics(config: Config, context: Context):
   return CLASSIFIER_METRICS if context.has_cached_classifier() else ("swd",)
 
 
-class PeriodicEval(keras.callbacks.Callback):
+class PeriodicEval(Action):
   """Every `config.eval_every` steps: metrics to TensorBoard, best checkpoint kept apart."""
 
   def __init__(self, gan, context: Context, metrics, config: Config, workdir: Workdir, writer,
@@ -72,9 +72,8 @@ class PeriodicEval(keras.callbacks.Callback):
     self.best = read_best(workdir)  # resumed runs go on from their best so far
     self.last_step = None
 
-  def on_train_batch_end(self, batch, logs=None):
-    step = int(self.gan.step.numpy())
-    if step % self.every == 0 and step != self.last_step:
+  def after(self, previous, step, logs):
+    if crossed(previous, step, self.every) and step != self.last_step:
       self.evaluate(step)
 
   def evaluate(self, step):

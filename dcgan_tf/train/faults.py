@@ -24,13 +24,12 @@ import signal
 import tempfile
 import threading
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from dcgan_tf.errors import UserError, error_text
-from dcgan_tf.gan import log_floats
+from dcgan_tf.train.callbacks import Action
 
 
 def data_seed(seed, step, rollbacks):
@@ -47,7 +46,7 @@ def data_seed(seed, step, rollbacks):
   return int(mixed) % 2 ** 31
 
 
-class NonFiniteGuard(keras.callbacks.Callback):
+class NonFiniteGuard(Action):
   """Stops fit at the first non-finite loss or metric and records the step.
 
   Keras' Mean trackers average over one fit call, so a single NaN step keeps every
@@ -72,13 +71,16 @@ class NonFiniteGuard(keras.callbacks.Callback):
       logging.warning("Non-finite %s at step %d: stopping to roll back", what, step)
     self.gan.stop_training = True
 
-  def on_train_batch_end(self, batch, logs=None):
-    bad = sorted(k for k, v in log_floats(logs).items() if not math.isfinite(v))
+  def after(self, previous, step, logs):
+    # The logs are running means since the last log line: a NaN in any step of a round of
+    # steps_per_execution steps shows, named by the round's last step (the rollback
+    # restores the same checkpoint either way).
+    bad = sorted(k for k, v in logs.items() if not math.isfinite(v))
     if bad:
-      self.trip(int(self.gan.step.numpy()), "loss (" + ", ".join(bad) + ")")
+      self.trip(step, "loss (" + ", ".join(bad) + ")")
 
 
-class SignalStop(keras.callbacks.Callback):
+class SignalStop(Action):
   """SIGINT / SIGTERM: let the current step finish, then stop fit. Use as
   `with SignalStop() as stop:` around training.
 
@@ -119,12 +121,12 @@ class SignalStop(keras.callbacks.Callback):
     logging.warning("%s received: finishing the current step, then saving a checkpoint "
                     "(send it again to abort at once)", self.signal_name)
 
-  def on_train_batch_end(self, batch, logs=None):
+  def after(self, previous, step, logs):
     if self.signum is not None:
       self.model.stop_training = True
 
 
-class CoordinatedStop(keras.callbacks.Callback):
+class CoordinatedStop(Action):
   """Multi-worker SIGTERM / SIGINT: every worker stops at the same step after a checkpoint.
 
   Wraps tf.distribute.experimental.PreemptionCheckpointHandler: the worker that gets
@@ -186,7 +188,8 @@ class CoordinatedStop(keras.callbacks.Callback):
     logging.warning("Preemption (SIGTERM to a worker of the cluster): every worker saved "
                     "step %d and stops", int(self.model.step.numpy()))
 
-  def on_train_batch_end(self, batch, logs=None):
+  def after(self, previous, step, logs):
+    # Once per round of steps on every worker: the handler counts calls, not steps.
     if self.signum is None:
       self._handler.save_checkpoint_if_preempted()
 
@@ -200,6 +203,27 @@ def worker_lost(error, step):
       f"a worker of the cluster stopped or is unreachable ({error_text(error)}); rerun the "
       f"same command on every worker to resume from the newest checkpoint (step {step} or "
       "earlier)")
+
+
+def fit_steps(gan, dataset, steps, callbacks):
+  """gan.fit for exactly `steps` generator steps.
+
+  Keras runs whole executions of steps_per_execution k steps (the dataset repeats), so a
+  remainder r = steps % k would overrun the run's length by k - r steps: the remainder
+  runs as one shorter execution, its train function traced (and XLA-compiled) once more.
+  """
+  k = gan.steps_per_execution
+  head, tail = steps - steps % k, steps % k
+  if head:
+    gan.fit(dataset, epochs=1, steps_per_epoch=head, verbose=0, shuffle=False,
+            callbacks=callbacks)
+  if tail and not gan.stop_training:
+    gan.steps_per_execution, gan.train_function = tail, None
+    try:
+      gan.fit(dataset, epochs=1, steps_per_epoch=tail, verbose=0, shuffle=False,
+              callbacks=callbacks)
+    finally:
+      gan.steps_per_execution, gan.train_function = k, None
 
 
 def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard, checkpointer,
@@ -224,8 +248,7 @@ def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard,
       shuffle_seed = data_seed(seed, step, rollbacks)
       if shuffle_seed != dataset_seed:
         dataset, dataset_seed = make_dataset(shuffle_seed), shuffle_seed
-      gan.fit(dataset, epochs=1, steps_per_epoch=total_steps - step, verbose=0, shuffle=False,
-              callbacks=callbacks)
+      fit_steps(gan, dataset, total_steps - step, callbacks)
       trained += int(gan.step.numpy()) - step
     path = checkpointer.save()  # None when a variable is non-finite (guard tripped)
     if not guard.tripped:

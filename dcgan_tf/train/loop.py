@@ -94,11 +94,11 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   guard = faults.NonFiniteGuard(gan)
   # Samples and the export come from the EMA generator when there is one (train/ema.py).
   sample_generator = gan.generator if gan.ema_generator is None else gan.ema_generator
-  ema_update = []
+  ema_statistics = []
   if gan.ema_generator is not None:
-    ema_update = [ema.EMAUpdate(
-        gan, config.ema_decay, (config.sample_every, config.checkpoint_every, config.eval_every),
-        num_classes, config.seed)]
+    ema_statistics = [ema.EMAStatistics(
+        gan, (config.sample_every, config.checkpoint_every, config.eval_every), num_classes,
+        config.seed)]
   sampler = callbacks.SampleGrid(gan, sample_generator, writer, fixed_noise,
                                  images.grid_labels(config.num_grid_samples, num_classes),
                                  config.sample_every, out.samples_dir)
@@ -132,18 +132,21 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
 
   def save_preempted():
     """The coordinated stop's checkpoint, written mid-fit: the EMA G's statistics first."""
-    for update in ema_update:
-      update.refresh_statistics()
+    for statistics in ema_statistics:
+      statistics.refresh_statistics()
     return checkpointer.save()
 
   signals = (faults.CoordinatedStop(strategy, save_preempted) if multi_worker
              else faults.SignalStop())
   try:
     with signals as stop:
+      # The per-step actions, in their order (train/callbacks.py): finite check, EMA
+      # statistics, log, sample grid, evaluation, checkpoint, stop.
+      actions = callbacks.RunActions(gan, [guard, *ema_statistics, step_logger, sampler,
+                                           *periodic_eval, checkpointer, stop])
       ckpt_path, trained, rollbacks = faults.fit_with_rollback(
           gan, steps, dataset, lambda seed: make_input(seed)[0],
-          list(extra_callbacks) + [guard] + ema_update + [step_logger, sampler]
-          + periodic_eval + [checkpointer, stop],
+          list(extra_callbacks) + [actions],
           guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
           config.max_rollbacks, stop)
   except tf.errors.OpError as e:

@@ -1,0 +1,52 @@
+"""Per-step actions fire when their period boundary is crossed, whatever
+steps_per_execution is; --steps_per_execution=auto per device."""
+
+import os
+
+import pytest
+
+from conftest import tiny
+
+
+def test_crossed_is_a_multiple_inside_the_round():
+  from dcgan_tf.train.callbacks import crossed
+  assert crossed(9, 10, 10) and crossed(8, 11, 10) and crossed(0, 30, 10)
+  assert not crossed(10, 12, 10) and not crossed(0, 9, 10)
+  assert not crossed(0, 100, 0)  # period 0: off
+
+
+@pytest.mark.parametrize("steps_per_execution", ["3", "4"])
+def test_rounds_of_several_steps_still_checkpoint_sample_and_log_inside_the_run(
+    tmp_path, steps_per_execution):
+  """30 steps, periods of 10: each action fires at the end of the round that crosses a
+  multiple of 10 (k=3: steps 12, 21, 30; k=4: 12, 20, 28 and the end, 30)."""
+  from dcgan_tf.train import loop
+  from dcgan_tf.workdir import step_of
+  k = int(steps_per_execution)
+  expected = sorted({min(30, -(-m // k) * k) for m in (10, 20, 30)})  # first round end >= m
+  workdir = str(tmp_path / "run")
+  summary = loop.train(tiny(train_steps=30, steps_per_execution=steps_per_execution,
+                            checkpoint_every=10, sample_every=10, log_every=10,
+                            keep_checkpoints=10), workdir)
+  assert summary["step"] == 30
+  saved = sorted({step_of(f.rsplit(".", 1)[0]) for f in os.listdir(
+      os.path.join(workdir, "checkpoints")) if f.startswith("ckpt-")})
+  assert saved == [0] + expected, saved
+  grids = sorted(os.listdir(os.path.join(workdir, "samples")))
+  assert grids == [f"step_{s:07d}.png" for s in expected], grids
+
+
+@pytest.mark.parametrize("gpu, periods, expected", [
+    (False, dict(), 1),  # CPU: one step per call
+    (True, dict(log_every=50, sample_every=500, checkpoint_every=500), 25),  # gcd 50
+    (True, dict(log_every=100, sample_every=1000, checkpoint_every=1000), 25),  # 32 does not divide 100
+    (True, dict(log_every=64, sample_every=512, checkpoint_every=512), 32),  # the ceiling
+    (True, dict(log_every=50, eval_every=125), 25),
+    (True, dict(log_every=7, sample_every=14, checkpoint_every=70), 7),
+    (True, dict(log_every=7, sample_every=1000, checkpoint_every=1000), 1)])  # gcd 1
+def test_auto_steps_per_execution(monkeypatch, gpu, periods, expected):
+  from dcgan_tf import devices
+  monkeypatch.setattr(devices, "has_gpu", lambda: gpu)
+  config = tiny(steps_per_execution="auto", **periods)
+  assert devices.resolve_steps_per_execution("auto", config) == expected
+  assert devices.resolve_steps_per_execution("3", config) == 3  # explicit wins
