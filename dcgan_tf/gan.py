@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf import augment, losses
+from dcgan_tf import images as images_lib
 from dcgan_tf.models.layers import batch_norm_layers
 
 # Seed word offset of the augmentation draws: apart from the noise draws 0 .. d_steps - 1.
@@ -38,7 +39,8 @@ def ema_decay_at(decay, step):
 
 
 class GAN(keras.Model):
-  """Wraps generator G and discriminator D. Data: (images [B,S,S,C] in [-1,1], labels int32 [B])."""
+  """Wraps generator G and discriminator D. Data: (images [B,S,S,C] float in [-1, 1] or uint8
+  in [0, 255], labels int32 [B])."""
 
   def __init__(self, generator, discriminator, latent_dim, seed=0, label_smoothing=0.0,
                d_steps=1, recon_weight=0.0, loss="nonsaturating", augment=(),
@@ -160,7 +162,8 @@ class GAN(keras.Model):
   # ------------------------------------------------------------- train step
   def train_step(self, data):
     real, labels = data
-    real = tf.cast(real, tf.float32)
+    # uint8 batches (the pipeline's default for training) are scaled here, on the device.
+    real = images_lib.scale_to_unit(real) if real.dtype == tf.uint8 else tf.cast(real, tf.float32)
     batch = tf.shape(real)[0]
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     global_batch = batch * replicas

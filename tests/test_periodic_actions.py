@@ -50,3 +50,28 @@ def test_auto_steps_per_execution(monkeypatch, gpu, periods, expected):
   config = tiny(steps_per_execution="auto", **periods)
   assert devices.resolve_steps_per_execution("auto", config) == expected
   assert devices.resolve_steps_per_execution("3", config) == 3  # explicit wins
+
+
+def test_training_batches_cross_as_uint8_and_are_scaled_in_the_step():
+  """The training pipeline's uint8 batches, scaled inside the train step, train exactly
+  as the float pipeline's: same values (one cast and divide either way), same step."""
+  import numpy as np
+  import tensorflow as tf
+  from dcgan_tf import data, images
+  from dcgan_tf.train import build
+  config = tiny()
+  as_uint8 = next(iter(data.make_dataset(config, uint8=True)[0]))
+  as_float = next(iter(data.make_dataset(config)[0]))
+  assert as_uint8[0].dtype == tf.uint8 and as_float[0].dtype == tf.float32
+  np.testing.assert_array_equal(as_uint8[1], as_float[1])
+  # The same float32 ops on the same values (in tf.data or in the step): bit-equal.
+  np.testing.assert_array_equal(images.scale_to_unit(as_uint8[0]).numpy(), as_float[0].numpy())
+  logs = []
+  for batch in (as_uint8, as_float):
+    gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
+    with tf.device("/CPU:0"):  # one device, deterministic kernels: exact comparison
+      logs.append({k: float(v[0]) for k, v in gan.train_step(batch).items()})
+  assert logs[0] == logs[1]
+  # Float augmentation (flips) needs float images: that pipeline stays float32.
+  flipped = next(iter(data.make_dataset(config.replace(random_flip=True), uint8=True)[0]))
+  assert flipped[0].dtype == tf.float32

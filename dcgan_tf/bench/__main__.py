@@ -37,7 +37,9 @@ def main(argv):
       emit(row)
   if options.loop:
     from dcgan_tf.bench import loop
-    emit(loop.compare(config, options.steps, options.warmup))
+    for spe in settings_lib.steps_per_execution(options):
+      emit(loop.compare(config.replace(steps_per_execution=str(spe)), options.steps,
+                        options.warmup))
   if options.pipeline:
     from dcgan_tf import data
     row = data.pipeline_throughput(config, options.pipeline_batches, config.batch_size)

@@ -48,7 +48,7 @@ def compare(config: Config, steps: int, warmup: int) -> dict:
   precision = devices.resolve_precision(config.precision)
   setting = step_lib.Setting(precision, devices.resolve_jit_compile(config.jit_compile), spe)
   probe = step_lib.StepProbe(config, setting)
-  dataset, _ = data.make_dataset(config)
+  dataset, _ = data.make_dataset(config, uint8=True)  # as train() reads it
   probe.iterator = iter(dataset)
   probe.warm_up(warmup)
   calls = -(-steps // spe)

@@ -9,7 +9,7 @@ import math
 
 import tensorflow as tf
 
-from dcgan_tf.images import quantize
+from dcgan_tf.images import quantize, scale_to_unit
 
 
 def decode_image_bytes(contents):
@@ -96,11 +96,6 @@ def prepare(image, image_size: int, channels: int, crop: int = 0):
   image = center_crop(image, crop)
   image = resize_center_crop(image, image_size)
   return tf.ensure_shape(quantize(image), [image_size, image_size, channels])
-
-
-def scale_to_unit(image):
-  """Values in [0, 255] -> float32 in [-1, 1]."""
-  return tf.clip_by_value(tf.cast(image, tf.float32) / 127.5 - 1.0, -1.0, 1.0)
 
 
 def preprocess(image, image_size: int, channels: int, crop: int = 0):

@@ -20,7 +20,8 @@ from absl import logging
 
 from dcgan_tf.config import Config
 from dcgan_tf.data.base import NO_SHARD, Shard, Source
-from dcgan_tf.data.image_ops import augment, prepare, scale_to_unit
+from dcgan_tf.data.image_ops import augment, prepare
+from dcgan_tf.images import scale_to_unit
 from dcgan_tf.data.sources import get_source
 from dcgan_tf.errors import UserError
 
@@ -99,8 +100,13 @@ def _cache(ds: tf.data.Dataset, config: Config, source: Source, shard: Shard) ->
 
 
 def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
-                   repeat: bool = True, shard: Shard = NO_SHARD) -> tf.data.Dataset:
-  """Source -> prepared, counted, cached, shuffled, augmented, batched, prefetched."""
+                   repeat: bool = True, shard: Shard = NO_SHARD,
+                   uint8: bool = False) -> tf.data.Dataset:
+  """Source -> prepared, counted, cached, shuffled, augmented, batched, prefetched.
+
+  uint8: batches stay uint8 [0, 255] (the train step scales them on the device: 4x fewer
+  bytes cross to it) unless flips or the MNIST augmentation need float images first.
+  """
   size, channels, crop = config.image_size, config.channels, config.center_crop
   decode = source.decode
 
@@ -129,15 +135,19 @@ def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
     ds = tf.data.Dataset.zip(ds, seeds).map(
         lambda xy, s: (augment(scale_to_unit(xy[0]), s, flip=flip, mnist=mnist), xy[1]),
         num_parallel_calls=AUTOTUNE)
-  else:
+  elif not uint8:
     ds = ds.map(lambda x, y: (scale_to_unit(x), y), num_parallel_calls=AUTOTUNE)
   return ds.prefetch(AUTOTUNE)
 
 
 def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optional[int] = None,
                  repeat: bool = True,
-                 input_context: Optional[tf.distribute.InputContext] = None):
+                 input_context: Optional[tf.distribute.InputContext] = None,
+                 uint8: bool = False):
   """Returns (batched tf.data.Dataset of (images, labels), Source).
+
+  Images float32 [B, S, S, C] in [-1, 1]; with uint8=True (training) uint8 [0, 255]
+  where no float augmentation runs in the pipeline (see build_pipeline).
 
   batch_size: the global batch size (default config.batch_size). With an
   input_context (from strategy.distribute_datasets_from_function) this pipeline
@@ -157,12 +167,12 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
     # Different shuffles per pipeline; still a pure function of --seed.
     seed = (seed * 1_000_003 + input_context.input_pipeline_id) % (2 ** 31)
   source = get_source(config, shard)
-  ds = build_pipeline(source, config, batch, seed, repeat=repeat, shard=shard)
+  ds = build_pipeline(source, config, batch, seed, repeat=repeat, shard=shard, uint8=uint8)
   return ds, source
 
 
 def pipeline_throughput(config: Config, num_batches: int = 50, batch_size: Optional[int] = None,
-                        warmup_batches: Optional[int] = None) -> dict:
+                        warmup_batches: Optional[int] = None, uint8: bool = True) -> dict:
   """Images/s of the input pipeline alone (no model), after `warmup_batches` batches.
 
   The warm-up (default: num_batches // 5, at least 2) fills the shuffle buffer and
@@ -173,7 +183,7 @@ def pipeline_throughput(config: Config, num_batches: int = 50, batch_size: Optio
   batch = batch_size or config.batch_size
   warmup = max(2, num_batches // 5) if warmup_batches is None else warmup_batches
   t0 = time.perf_counter()
-  ds, source = make_dataset(config, batch_size=batch)
+  ds, source = make_dataset(config, batch_size=batch, uint8=uint8)  # uint8: as training reads it
   iterator = iter(ds)
   next(iterator)
   first_batch_s = time.perf_counter() - t0
@@ -186,7 +196,8 @@ def pipeline_throughput(config: Config, num_batches: int = 50, batch_size: Optio
   result = dict(images_per_s=num_batches * batch / max(seconds, 1e-9),
                 batches_per_s=num_batches / max(seconds, 1e-9), seconds=seconds,
                 first_batch_s=first_batch_s, num_batches=num_batches, warmup_batches=warmup,
-                batch_size=batch, image_shape=list(images.shape[1:]), dataset=config.dataset,
+                batch_size=batch, image_shape=list(images.shape[1:]), dtype=images.dtype.name,
+                dataset=config.dataset,
                 cache=config.cache, num_examples=source.num_examples)
   result.update({f"files_{k}": v for k, v in source.stats.items()})
   return result

@@ -67,7 +67,8 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
     """(dataset, Source); seed: shuffle seed, None = --seed (see faults.data_seed). One
     pipeline per worker, reading its shard and batching per replica."""
     return distribute.distributed_dataset(strategy, lambda ctx: data_lib.make_dataset(
-        config, batch_size=config.batch_size, seed=seed, input_context=ctx), config.batch_size)
+        config, batch_size=config.batch_size, seed=seed, input_context=ctx, uint8=True),
+        config.batch_size)
 
   dataset, source = make_input()
   num_classes = models.conditional_classes(config, source.num_classes)
