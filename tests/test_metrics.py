@@ -20,6 +20,8 @@ def _random_spd(rng, d):
 
 def test_fid_of_a_set_against_itself_is_zero():
   features = np.random.default_rng(0).standard_normal((400, 32))
+  # float64: tr(S) + tr(S) - 2 sum sqrt(eig(S^1/2 S S^1/2)), eigenvalues O(1) and each off
+  # by ~d eps |S| (d = 32): ~1e-13 in all (measured 1.4e-14); 1e-6 holds for any LAPACK.
   assert abs(fid.fid(features, features)) < 1e-6
 
 
@@ -28,6 +30,9 @@ def test_frechet_distance_matches_the_closed_form_for_any_covariances():
   mu1, mu2 = rng.standard_normal(6), rng.standard_normal(6)
   s1, s2 = _random_spd(rng, 6), _random_spd(rng, 6)  # non-commuting
   expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+  # Two backward-stable float64 routes (eigh of S1^1/2 S2 S1^1/2, Schur sqrtm of S1 S2):
+  # ~cond x eps apart, cond <= 1e2 for these 6 x 6 matrices (+ 0.1 I): ~1e-14, measured
+  # 1.3e-16. rel 1e-6 is far above; a wrong formula is off by O(1).
   assert fid.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
 
 
@@ -40,6 +45,9 @@ def test_fid_of_two_gaussian_samples_is_within_one_percent_of_the_closed_form():
   b = mu2 + rng.standard_normal((n, d)) * np.sqrt(var2)
   # Diagonal covariances: tr((S1 S2)^1/2) = sum sqrt(v1 v2).
   closed = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2)
+  # Sampling, not rounding: the mean term's standard error is 2 sqrt(sum (mu2 - mu1)^2
+  # (var1 + var2) / n) = 0.028, 0.3% of 9.0 (the covariance terms' is smaller): 1% is
+  # 3 s.e. (measured 0.43%).
   assert fid.fid(a, b) == pytest.approx(closed, rel=0.01)
 
 
@@ -84,8 +92,11 @@ def test_kid_grows_with_the_distribution_shift():
 # -------------------------------------------------------------- Inception Score
 
 def test_inception_score_bounds():
+  # Uniform predictions: p(y|x) = p(y), so the KL is 0 up to float64 rounding (4e-16).
   assert inception_score.inception_score(np.zeros((100, 10)))[0] == pytest.approx(1.0)
   confident = np.eye(10)[np.arange(100) % 10] * 50.0  # sure of its class, classes balanced
+  # exp(log 10), less the 1e-12 guard inside the logs (-9e-11) and e^-50 off the class:
+  # rel 1e-3 is far above both, and a wrong score is off by O(1).
   assert inception_score.inception_score(confident, splits=1)[0] == pytest.approx(10.0, rel=1e-3)
 
 
@@ -115,7 +126,9 @@ def test_swd_levels_follow_the_image_size():
   assert [swd.num_levels(s) for s in (8, 16, 32, 64, 128)] == [1, 1, 2, 3, 4]
   pyramid = swd.laplacian_pyramid(np.ones((2, 32, 32, 3), np.float32), 2)
   assert [p.shape for p in pyramid] == [(2, 32, 32, 3), (2, 16, 16, 3)]
-  assert np.allclose(pyramid[0], 0, atol=1e-5)  # a flat image has no detail
+  # A flat image has no detail, exactly: blurring ones (or the upsampled ones, mirror
+  # borders included) adds binomial weights k / 256 to 1 or 1/4 with no rounding.
+  np.testing.assert_array_equal(pyramid[0], 0)
 
 
 # ------------------------------------------------------------------------- SVM
@@ -124,7 +137,7 @@ def test_adaptive_max_pool_gives_a_4x4_grid_from_any_size():
   x = np.arange(2 * 8 * 8 * 3, dtype=np.float32).reshape(2, 8, 8, 3)
   pooled = svm.adaptive_max_pool(x)
   assert pooled.shape == (2, 4, 4, 3)
-  assert np.array_equal(pooled, x.reshape(2, 4, 2, 4, 2, 3).max(axis=(2, 4)))
+  assert np.array_equal(pooled, x.reshape(2, 4, 2, 4, 2, 3).max(axis=(2, 4)))  # max: exact
   assert svm.adaptive_max_pool(np.ones((1, 3, 5, 2))).shape == (1, 4, 4, 2)
 
 
@@ -199,6 +212,8 @@ def test_graphdef_inception_code_path(tmp_path):
   extractor = extractors.inception(str(path), batch_size=4)
   images = np.full((6, 16, 16, 1), 1.0, np.float32)  # white: 255 in the graph's range
   features, logits = extractor(images)
+  # Integers below 2^24 (255 averaged, 12 x 255 + bias): exact in float32, as allclose's
+  # default rtol 1e-5 asks and more.
   assert features.shape == (6, 12) and np.allclose(features, 255.0)
   assert np.allclose(logits, 12 * 255.0 + np.arange(5))
   assert "standard" in extractor.name

@@ -83,8 +83,8 @@ def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
     values = [restored[f"arr_{i}"] for i in range(len(restored.files))]
   assert len(values) == len(saved)
   names = [checkpoints.variable_name(v) for v in checkpoints.saved_variables(gan, noise)]
-  for name, before, after in zip(names + ["step"], saved, values):
-    np.testing.assert_array_equal(before, after, err_msg=name)
+  for name, before, after in zip(names + ["step"], saved, values):  # stored bytes, no
+    np.testing.assert_array_equal(before, after, err_msg=name)  # arithmetic: bit for bit
 
 
 def test_restoring_into_another_shape_is_a_one_line_error(tmp_path):

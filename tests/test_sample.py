@@ -40,6 +40,9 @@ def test_slerp_keeps_the_ends_and_the_norm():
   rng = np.random.default_rng(0)
   a, b = rng.standard_normal(100), rng.standard_normal(100)
   b *= np.linalg.norm(a) / np.linalg.norm(b)
+  # float64: the ends are (sin w a) / sin w, within an ulp of a and b (allclose: 1e-5); the
+  # midpoint's norm is |a| to a few eps (~1e-15; measured 4e-16) for equal-norm ends, where
+  # rel 1e-6 still catches the shrinking lerp (0.85 |a| below).
   assert np.allclose(pictures.slerp(a, b, 0.0), a) and np.allclose(pictures.slerp(a, b, 1.0), b)
   mid_s, mid_l = pictures.slerp(a, b, 0.5), pictures.lerp(a, b, 0.5)
   assert np.linalg.norm(mid_s) == pytest.approx(np.linalg.norm(a), rel=1e-6)
@@ -88,6 +91,8 @@ def test_interpolation_rows_start_and_end_at_their_pairs(workdir):
   tile = pictures.interpolation(run, rows=2, steps=4, seed=3)
   ends = inference.latent(4, run.config.latent_dim, 3)
   expected = images.to_uint8(inference.generate(run, ends)).numpy()
+  # The same G on the same z in another batch: float32 sums in another order (or TF32 on a
+  # GPU, ~1e-3), far below a level (2 / 255): uint8 images at most 1 apart.
   for r in range(2):
     assert np.abs(_cell(tile, r, 0).astype(int) - expected[2 * r]).max() <= 1
     assert np.abs(_cell(tile, r, 3).astype(int) - expected[2 * r + 1]).max() <= 1
@@ -105,6 +110,7 @@ def test_arithmetic_from_grid_indices(workdir, tmp_path):
   z = saved["z"]
   result = z[[0, 1]].mean(0) - z[[2, 3]].mean(0) + z[[4, 5]].mean(0)
   expected = images.to_uint8(inference.generate(run, result[None])).numpy()[0]
+  # Another batch, as in the interpolation test: at most a level apart.
   assert np.abs(_cell(tile, 0, 9).astype(int) - expected).max() <= 1
   with pytest.raises(UserError, match="--groups"):
     pictures.arithmetic(run, z_from=summary["z_file"], groups="0,1:2")
@@ -125,6 +131,7 @@ def test_conditional_grid_rows_and_class_to_class_rows(tmp_path):
   for r in range(2):
     ends = inference.generate(run, np.repeat(z[r:r + 1], 2, 0), np.array([r, r + 1], np.int32))
     ends = images.to_uint8(ends).numpy()
+    # Another batch, as in the interpolation test: at most a level apart.
     assert np.abs(_cell(tile, r, 0).astype(int) - ends[0]).max() <= 1
     assert np.abs(_cell(tile, r, 2).astype(int) - ends[1]).max() <= 1
   assert run.generator.label_embedding.call.__self__ is run.generator.label_embedding  # restored

@@ -69,7 +69,8 @@ def test_gan_variant_is_fully_connected_maxout_with_dropout():
   assert images.shape == (4, 32, 32, 1) and -1 <= images.min() <= images.max() <= 1
   logits = [d(images, training=t).numpy() for t in (False, False, True)]
   assert logits[0].shape == (4,)
-  np.testing.assert_array_equal(logits[0], logits[1])  # dropout off at inference
+  # Bit for bit: the same matmuls on the same inputs and device (dropout off at inference).
+  np.testing.assert_array_equal(logits[0], logits[1])
   assert not np.array_equal(logits[0], logits[2])  # and on in training
 
 
@@ -104,6 +105,9 @@ def test_sngan_discriminator_kernels_have_spectral_norm_one():
     _, kernel = layer.normalized_weights()
     matrix = np.reshape(kernel.numpy(), [-1, kernel.shape[-1]])  # [k*k*in, out]
     sigma = np.linalg.svd(matrix, compute_uv=False)[0]
+    # Convergence, not rounding: one power iteration per step, each shrinking the
+    # estimate's error by (sigma_2 / sigma_1)^2 while Adam moves the kernel by ~lr per
+    # element: 1 to 1.6% off after 5 steps, <= 1e-4 after 20 (measured). 0.05 = 500x.
     assert abs(sigma - 1.0) < 0.05, f"{layer.name}: spectral norm {sigma:.3f}"
 
 
@@ -130,7 +134,12 @@ def test_cdcgan_labels_condition_both_networks():
   assert not np.allclose(d(a, np.array([0, 0])).numpy(), d(a, np.array([3, 3])).numpy())
 
 
-def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss():
+def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss(request):
+  # The two runs' float32 convolutions in float32 on any device: with TF32 (Ampere GPUs)
+  # another cuDNN algorithm for the second GAN could differ by ~1e-3, not float32 rounding.
+  tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+  tf.config.experimental.enable_tensor_float_32_execution(False)
+  request.addfinalizer(lambda: tf.config.experimental.enable_tensor_float_32_execution(tf32))
   logs = {}
   for weight in (0.0, 5.0):
     gan, batch = _gan(10, variant="cdcgan", num_classes=10, embedding_dim=5,
@@ -138,8 +147,13 @@ def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss():
     assert gan.generator.num_classes and not gan.joint_d_batch  # BN in D: separate real / fake
     logs[weight] = {k: float(v[0]) for k, v in gan.train_step(batch).items()}
   # Same weights, data and noise: the D update is identical; G's loss gains 5 * L1.
+  # d_loss: the same ops on the same inputs, bit for bit on a CPU; rel 1e-5 is for a GPU
+  # (another cuDNN algorithm: float32 sums in another order, ~1e-7 per conv, 4 convs).
   assert logs[5.0]["d_loss"] == pytest.approx(logs[0.0]["d_loss"], rel=1e-5)
   assert "recon_l1" not in logs[0.0] and 0 < logs[5.0]["recon_l1"] <= 2
+  # g_loss(5) = fl(adv + fl(5 l1)) with the same adv as g_loss(0): off from 5 l1 by two
+  # roundings, <= u (|g_loss| + 5 l1) = 4.6e-7 here (u = 2^-24; rel 1.3e-7, measured 3e-8),
+  # plus on a GPU adv's own difference (as d_loss's, <= 1e-5 x 0.7); rel 1e-4 covers both.
   assert logs[5.0]["g_loss"] - logs[0.0]["g_loss"] == pytest.approx(
       5.0 * logs[5.0]["recon_l1"], rel=1e-4)
 
@@ -161,6 +175,7 @@ def test_optimizer_per_network_with_its_settings():
                     beta_1=0.4, beta_2=0.95)
   g_opt, d_opt = gan.g_optimizer, gan.d_optimizer
   assert isinstance(g_opt, keras.optimizers.Adam) and isinstance(d_opt, keras.optimizers.RMSprop)
+  # float32 variables: within u = 6e-8 relative of the float64 value, under approx's 1e-6.
   assert float(g_opt.learning_rate) == pytest.approx(1e-3)
   assert float(d_opt.learning_rate) == pytest.approx(5e-4)
   assert (g_opt.beta_1, g_opt.beta_2) == (0.4, 0.95)
@@ -175,6 +190,10 @@ def test_label_smoothing_sets_the_real_target():
   r, f = real_logits.numpy().astype(np.float64), fake_logits.numpy().astype(np.float64)
   # BCE(logit, target) = softplus(logit) - target * logit; real target 1 - 0.2.
   expected = np.mean(np.logaddexp(0, r) - 0.8 * r) + np.mean(np.logaddexp(0, f))
+  # The same float32 logits, their loss in float32 against float64: each term comes from
+  # ~5 ops on values <= 1 (|logits| <= 0.67 here) and is >= 0.4 (a real one >= 0.5, its
+  # minimum at logit ln 4), so a few u off; the 2 x 16 positive terms summed add <= 31 u:
+  # ~3e-6 in all (measured 1e-7), and no matmul is involved. rel 1e-5 is 3x.
   assert float(d_loss) == pytest.approx(expected, rel=1e-5)
 
 
