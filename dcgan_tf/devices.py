@@ -78,16 +78,17 @@ def _nvidia_smi(*args) -> list:
 def driver_problem():
   """A sentence when the NVIDIA driver is older than TF 2.21's CUDA 12.5 needs, else None.
 
-  Reads `nvidia-smi --query-gpu=driver_version,compute_cap`: below MIN_DRIVER TensorFlow
-  cannot use the GPU at all; below MIN_DRIVER_PTX a GPU of compute capability >= 9.0
-  fails when its kernels are JIT-compiled from PTX at first use.
+  Reads `nvidia-smi --query-gpu=driver_version` (and `compute_cap` apart: nvidia-smi of
+  drivers older than ~R510 lacks that field and would fail a joint query): below
+  MIN_DRIVER TensorFlow cannot use the GPU at all; below MIN_DRIVER_PTX a GPU of compute
+  capability >= 9.0 fails when its kernels are JIT-compiled from PTX at first use.
   """
-  rows = [[c.strip() for c in line.split(",")] for line in
-          _nvidia_smi("--query-gpu=driver_version,compute_cap", "--format=csv,noheader")]
-  rows = [r for r in rows if len(r) == 2 and _version(r[0])]
-  if not rows:
+  versions = [line.strip() for line in _nvidia_smi("--query-gpu=driver_version",
+                                                   "--format=csv,noheader") if _version(line)]
+  if not versions:
     return None
-  driver, needs_ptx = rows[0][0], any(_version(cap) >= PTX_COMPUTE_CAPABILITY for _, cap in rows)
+  caps = _nvidia_smi("--query-gpu=compute_cap", "--format=csv,noheader")
+  driver, needs_ptx = versions[0], any(_version(cap) >= PTX_COMPUTE_CAPABILITY for cap in caps)
   if _version(driver) < MIN_DRIVER:
     return (f"NVIDIA driver {driver} is older than CUDA 12 needs "
             f"({'.'.join(map(str, MIN_DRIVER))}): TensorFlow 2.21 cannot use the GPU; update "

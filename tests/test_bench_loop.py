@@ -13,6 +13,18 @@ def test_rate_is_timed_from_the_first_round_past_the_warm_up():
   assert timed == 4 and rate == pytest.approx(4 * 8 / 1.0)  # steps 4 -> 8 in 1 s
 
 
+def test_round_clock_counts_steps_across_fits():
+  """fit_steps may split a run into several fits: the clock's step counts keep growing."""
+  from dcgan_tf.bench.loop import RoundClock
+  clock = RoundClock()
+  clock.on_train_begin()
+  for batch in (1, 3):  # rounds of 2 steps
+    clock.on_train_batch_end(batch)
+  clock.on_train_begin()  # a second, shorter fit of 1 step
+  clock.on_train_batch_end(0)
+  assert [s for s, _ in clock.marks] == [2, 4, 5]
+
+
 def test_compare_runs_the_product_loop_and_the_bare_step(monkeypatch):
   from dcgan_tf.bench import loop as bench_loop
   from dcgan_tf.train import loop
@@ -29,6 +41,10 @@ def test_compare_runs_the_product_loop_and_the_bare_step(monkeypatch):
   # The product's run, its length warm-up + the timed steps, EMA on, no export.
   assert len(runs) == 1 and runs[0].train_steps == 8 and not runs[0].export
   assert row["loop_steps_timed"] == 6  # rounds ending at 2 (warm-up), 4, 6, 8
+  # A warm-up off the multiples of steps_per_execution is rounded up: 3 -> 4 steps of 4.
+  runs.clear()
+  row = bench_loop.compare(tiny(steps_per_execution="4", log_every=4), steps=8, warmup=3)
+  assert runs[0].train_steps == 12 and row["loop_steps_timed"] == 8 and row["ratio"] > 0
   # The row rounds ratio to 1e-3 and images/s to 0.1: the recomputed values agree to that.
   assert row["ratio"] == pytest.approx(row["loop_img_per_s"] / row["step_img_per_s"], abs=2e-3)
   assert row["step_ms"] == pytest.approx(1000 * 16 / row["step_img_per_s"], rel=1e-3)

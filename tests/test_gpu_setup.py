@@ -96,18 +96,22 @@ def test_the_run_log_names_devices_strategy_precision_and_xla(tmp_path, caplog):
 
 
 def _driver_stub(tmp_path, version, compute_cap):
-  """A PATH folder whose nvidia-smi lists one GPU and answers the driver/capability query."""
+  """A PATH folder whose nvidia-smi lists one GPU and answers the driver and capability
+  queries; compute_cap None: an old nvidia-smi that does not know that field (exit 2)."""
   folder = tmp_path / f"driver-{version}-{compute_cap}"
   folder.mkdir()
+  cap = f'echo "{compute_cap}"' if compute_cap else 'echo "Field compute_cap is not valid"; exit 2'
   (folder / "nvidia-smi").write_text(
       '#!/bin/sh\n[ "$1" = "-L" ] && echo "GPU 0: Stub GPU (UUID: GPU-stub)"\n'
-      f'case "$1" in --query-gpu=*) echo "{version}, {compute_cap}";; esac\n')
+      f'case "$1" in --query-gpu=driver_version) echo "{version}";;\n'
+      f'  --query-gpu=compute_cap) {cap};;\n  --query-gpu=*) exit 2;; esac\n')
   (folder / "nvidia-smi").chmod(0o755)
   return str(folder) + os.pathsep + os.environ["PATH"]
 
 
 @pytest.mark.parametrize("version, compute_cap, expected", [
     ("470.82.01", "8.6", "older than CUDA 12 needs (525.60.13)"),
+    ("470.82.01", None, "older than CUDA 12 needs (525.60.13)"),  # no compute_cap field
     ("535.104.05", "9.0", "compute capability >= 9.0 needs a CUDA 12.5 driver, 555.42"),
     ("535.104.05", "8.9", None),  # Ada: binary kernels in the wheel, no PTX JIT
     ("560.35.03", "9.0", None),

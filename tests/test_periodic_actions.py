@@ -36,6 +36,25 @@ def test_rounds_of_several_steps_still_checkpoint_sample_and_log_inside_the_run(
   assert grids == [f"step_{s:07d}.png" for s in expected], grids
 
 
+def test_a_resume_off_the_rounds_realigns_them(tmp_path, caplog):
+  """5 steps at 1 per call, then a resume at 4 per call to 30: one short round 5 -> 8, then
+  rounds ending on multiples of 4, so a period of 10 fires at 12, 20 and 30 (the end), and
+  the run ends at exactly 30."""
+  from dcgan_tf.train import loop
+  from dcgan_tf.workdir import step_of
+  workdir = str(tmp_path / "run")
+  flags = dict(checkpoint_every=10, sample_every=1000, log_every=10, keep_checkpoints=10)
+  loop.train(tiny(train_steps=5, steps_per_execution="1", **flags), workdir)
+  summary = loop.train(tiny(train_steps=30, steps_per_execution="4", **flags), workdir)
+  assert summary["step"] == 30
+  saved = sorted({step_of(f.rsplit(".", 1)[0]) for f in os.listdir(
+      os.path.join(workdir, "checkpoints")) if f.startswith("ckpt-")})
+  assert saved == [0, 5, 12, 20, 30], saved
+  logged = [int(m.split()[1].split("/")[0]) for m in (r.getMessage() for r in caplog.records)
+            if m.startswith("step ") and "/30" in m]
+  assert logged == [8, 12, 20, 28, 30], logged  # 8: the short round's fit ends unlogged
+
+
 @pytest.mark.parametrize("gpu, periods, expected", [
     (False, dict(), 1),  # CPU: one step per call
     (True, dict(log_every=50, sample_every=500, checkpoint_every=500), 25),  # gcd 50
@@ -75,3 +94,39 @@ def test_training_batches_cross_as_uint8_and_are_scaled_in_the_step():
   # Float augmentation (flips) needs float images: that pipeline stays float32.
   flipped = next(iter(data.make_dataset(config.replace(random_flip=True), uint8=True)[0]))
   assert flipped[0].dtype == tf.float32
+
+
+def test_actions_after_a_tripped_guard_skip_the_round():
+  """A round the non-finite guard rejects is rolled back: no later action logs, samples,
+  evaluates or saves it, except the ones that must run every round (the coordinated stop);
+  its fit's end is not an end either."""
+  import tensorflow as tf
+  from dcgan_tf.train import callbacks, faults
+
+  class GAN:
+    stop_training = False
+    step = tf.Variable(0, dtype=tf.int64)
+
+  class Record(callbacks.Action):
+    def __init__(self, always=False):
+      super().__init__()
+      self.always, self.rounds, self.ended = always, [], []
+
+    def after(self, previous, step, logs):
+      self.rounds.append(step)
+
+    def end(self, step):
+      self.ended.append(step)
+
+  gan = GAN()
+  guard, later, every_round = faults.NonFiniteGuard(gan), Record(), Record(always=True)
+  actions = callbacks.RunActions(gan, [guard, later, every_round])
+  actions.on_train_begin()
+  gan.step.assign(1)
+  actions.on_train_batch_end(0, {"d_loss": 1.0})
+  gan.step.assign(2)
+  actions.on_train_batch_end(1, {"d_loss": float("nan")})
+  actions.on_train_end()
+  assert guard.tripped and guard.step == 2 and gan.stop_training
+  assert later.rounds == [1] and later.ended == []
+  assert every_round.rounds == [1, 2] and every_round.ended == [2]

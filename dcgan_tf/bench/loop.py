@@ -23,15 +23,19 @@ from dcgan_tf.config import Config
 
 
 class RoundClock(keras.callbacks.Callback):
-  """Wall time at the end of every callback round, keyed by Keras' step index (no device
-  read: the index is a Python int)."""
+  """Wall time at the end of every callback round, keyed by the steps done in the run's
+  fits so far (Keras' step index plus the earlier fits' steps: no device read)."""
 
   def __init__(self):
     super().__init__()
-    self.marks = []  # (steps done in this fit, perf_counter)
+    self.marks = []  # (steps done, perf_counter)
+    self._offset = 0
+
+  def on_train_begin(self, logs=None):
+    self._offset = self.marks[-1][0] if self.marks else 0
 
   def on_train_batch_end(self, batch, logs=None):
-    self.marks.append((batch + 1, time.perf_counter()))
+    self.marks.append((self._offset + batch + 1, time.perf_counter()))
 
 
 def _rate(marks, warmup, batch_size):
@@ -45,6 +49,9 @@ def compare(config: Config, steps: int, warmup: int) -> dict:
   """{'kind': 'loop', step and loop images/s, ratio, ...} for `steps` timed steps."""
   from dcgan_tf.train import loop  # the product's run
   spe = devices.resolve_steps_per_execution(config.steps_per_execution, config)
+  # Whole rounds only: a run length off the multiples of spe ends in a shorter round, whose
+  # train function compiles inside the timed window.
+  warmup = -(-warmup // spe) * spe
   precision = devices.resolve_precision(config.precision)
   setting = step_lib.Setting(precision, devices.resolve_jit_compile(config.jit_compile), spe)
   probe = step_lib.StepProbe(config, setting)

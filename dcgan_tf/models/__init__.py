@@ -76,7 +76,11 @@ def build_models(config: Config, num_classes: int = 0):
 
 def copy_weights(source, target) -> None:
   """target's variables = source's (same architecture): weights, batch-norm statistics."""
-  for s, t in zip(source.variables, target.variables):
+  pairs = list(zip(source.variables, target.variables))
+  if len(pairs) != len(target.variables) or len(pairs) != len(source.variables) or any(
+      tuple(s.shape) != tuple(t.shape) for s, t in pairs):
+    raise ValueError(f"copy_weights: {source.name} and {target.name} differ in architecture")
+  for s, t in pairs:
     t.assign(s)
 
 

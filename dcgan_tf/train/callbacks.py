@@ -40,7 +40,14 @@ class Action(keras.callbacks.Callback):
   """One per-step action of a run. RunActions calls begin(step) when fit starts,
   after(previous, step, logs) after each round of steps previous+1 .. step (logs:
   {name: float}, the round's train_step logs) and end(step) when fit ends. Used alone as
-  a Keras callback (tests), it reads `self.gan.step` itself."""
+  a Keras callback (tests), it reads `self.gan.step` itself.
+
+  tripped: True when this action rejected the round (the non-finite guard); the later
+  actions then skip it, but those with always = True.
+  """
+
+  tripped = False
+  always = False
 
   def begin(self, step: int) -> None:
     pass
@@ -74,22 +81,29 @@ class RunActions(keras.callbacks.Callback):
       if getattr(action, "gan", None) is None:
         action.gan = gan
       action.set_model(gan)  # actions that stop fit set gan.stop_training
-    self.step = None
+    self.step, self.tripped = None, False
 
   def on_train_begin(self, logs=None):
-    self.step = int(self.gan.step.numpy())
+    self.step, self.tripped = int(self.gan.step.numpy()), False
     for action in self.actions:
       action.begin(self.step)
 
   def on_train_batch_end(self, batch, logs=None):
     previous, self.step = self.step, int(self.gan.step.numpy())
     logs = log_floats(logs)
+    tripped = False
     for action in self.actions:
-      action.after(previous, self.step, logs)
+      # Once the guard trips, the round's weights are rolled back: nothing after it may
+      # log, sample, evaluate or save them (except actions that must run every round).
+      if not tripped or action.always:
+        action.after(previous, self.step, logs)
+      tripped = tripped or action.tripped
+    self.tripped = tripped
 
   def on_train_end(self, logs=None):
     for action in self.actions:
-      action.end(self.step)
+      if not self.tripped or action.always:  # a rejected round is rolled back, not ended
+        action.end(self.step)
 
 
 def _lr(optimizer):
@@ -127,6 +141,7 @@ class StepLogger(Action):
     self.last_logged = None
     self.t_start = None
     self.rate, self.intervals = None, 0  # smoothed images/s over `intervals` intervals
+    self._logs = None  # the last round's logs (end() logs them if unlogged)
     self.history = []  # (step, {name: value}) rows, for callers and tests
 
   def begin(self, step):
@@ -136,8 +151,18 @@ class StepLogger(Action):
       self.t_start = self.t0
 
   def after(self, previous, step, logs):
+    self._logs = logs
     if not crossed(previous, step, self.every) and step < self.total_steps:
       return
+    self._write(step, logs)
+
+  def end(self, step):
+    # A fit can end off a period (a short round of fit_steps, a signal, a rollback): log
+    # what its unlogged steps did, since the next fit resets the trackers.
+    if self.last_logged is not None and step > self.last_logged and self._logs is not None:
+      self._write(step, self._logs)
+
+  def _write(self, step, logs):
     now = time.perf_counter()
     values = dict(logs)
     rate = (step - self.last_logged) * self.global_batch / max(now - self.t0, 1e-9)

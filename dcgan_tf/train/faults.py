@@ -142,6 +142,8 @@ class CoordinatedStop(Action):
   is what aligns them.
   """
 
+  always = True  # one call per round on every worker, even on a round the guard rejects
+
   def __init__(self, strategy, save):
     super().__init__()
     self.strategy, self.save = strategy, save  # save(): checkpoint of the current step
@@ -205,25 +207,33 @@ def worker_lost(error, step):
       "earlier)")
 
 
-def fit_steps(gan, dataset, steps, callbacks):
-  """gan.fit for exactly `steps` generator steps.
+def fit_steps(gan, dataset, start, steps, callbacks):
+  """gan.fit for exactly `steps` generator steps from generator step `start`.
 
-  Keras runs whole executions of steps_per_execution k steps (the dataset repeats), so a
-  remainder r = steps % k would overrun the run's length by k - r steps: the remainder
-  runs as one shorter execution, its train function traced (and XLA-compiled) once more.
+  Keras runs whole rounds of steps_per_execution k steps (the dataset repeats): a
+  remainder would overrun the run's length, and a start off the multiples of k (a resume
+  from a run with another k) would shift every round, so periodic actions would fire up
+  to k - 1 steps late all run long. So: a short round up to the next multiple of k, the
+  whole rounds, and a short round for the remainder; each short length traces (and
+  XLA-compiles) its own train function once. The k-step function is kept throughout.
   """
   k = gan.steps_per_execution
-  head, tail = steps - steps % k, steps % k
-  if head:
-    gan.fit(dataset, epochs=1, steps_per_epoch=head, verbose=0, shuffle=False,
-            callbacks=callbacks)
-  if tail and not gan.stop_training:
-    gan.steps_per_execution, gan.train_function = tail, None
-    try:
-      gan.fit(dataset, epochs=1, steps_per_epoch=tail, verbose=0, shuffle=False,
+  head = min(steps, (-start) % k)
+  body = (steps - head) // k * k
+  tail = steps - head - body
+  functions = {k: gan.train_function}  # None until the first fit builds it
+  try:
+    for count, per_call in ((head, head), (body, k), (tail, tail)):
+      if not count:
+        continue
+      gan.steps_per_execution, gan.train_function = per_call, functions.get(per_call)
+      gan.fit(dataset, epochs=1, steps_per_epoch=count, verbose=0, shuffle=False,
               callbacks=callbacks)
-    finally:
-      gan.steps_per_execution, gan.train_function = k, None
+      functions[per_call] = gan.train_function
+      if gan.stop_training:  # the guard, a signal or a preemption stopped this fit
+        break
+  finally:
+    gan.steps_per_execution, gan.train_function = k, functions.get(k)
 
 
 def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard, checkpointer,
@@ -248,7 +258,7 @@ def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard,
       shuffle_seed = data_seed(seed, step, rollbacks)
       if shuffle_seed != dataset_seed:
         dataset, dataset_seed = make_dataset(shuffle_seed), shuffle_seed
-      fit_steps(gan, dataset, total_steps - step, callbacks)
+      fit_steps(gan, dataset, step, total_steps - step, callbacks)
       trained += int(gan.step.numpy()) - step
     path = checkpointer.save()  # None when a variable is non-finite (guard tripped)
     if not guard.tripped:
