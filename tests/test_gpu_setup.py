@@ -114,6 +114,7 @@ def _driver_stub(tmp_path, version, compute_cap):
     ("470.82.01", None, "older than CUDA 12 needs (525.60.13)"),  # no compute_cap field
     ("535.104.05", "9.0", "compute capability >= 9.0 needs a CUDA 12.5 driver, 555.42"),
     ("535.104.05", "8.9", None),  # Ada: binary kernels in the wheel, no PTX JIT
+    ("535.104.05", "8.6\n9.0", "compute capability >= 9.0"),  # any Hopper among the GPUs
     ("560.35.03", "9.0", None),
     ("525.60.13", "8.0", None)])
 def test_an_old_driver_is_named_with_its_version(tmp_path, monkeypatch, caplog, version,

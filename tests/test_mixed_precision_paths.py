@@ -186,3 +186,17 @@ def _replicas_main():
 if __name__ == "__main__":
   if sys.argv[1] == "replicas":
     _replicas_main()
+
+
+def test_policy_scope_restores_and_copy_weights_refuses_another_architecture():
+  from dcgan_tf import devices, models
+  keras.mixed_precision.set_dtype_policy("mixed_float16")
+  with devices.dtype_policy("float32"):
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+  assert keras.mixed_precision.dtype_policy().name == "mixed_float16"  # restored
+  keras.mixed_precision.set_dtype_policy("float32")
+  small = models.build_generator(tiny())
+  with pytest.raises(ValueError, match="differ in architecture"):
+    models.copy_weights(small, models.build_generator(tiny(gen_filters=16)))  # shapes
+  with pytest.raises(ValueError, match="differ in architecture"):
+    models.copy_weights(small, models.build_generator(tiny(variant="gan", mlp_units=60)))
