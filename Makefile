@@ -7,10 +7,13 @@ TF_PACKAGE ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo 'tensor
 TF_VERSION := $(shell sed -n 's/^tensorflow\([<>=].*\)/\1/p' requirements.txt)
 
 .PHONY: install train test bench
+# tensorflow-serving-api (TF Serving warm-up protos, export/warmup.py) with --no-deps: the
+# wheel is generated protos only, and its `tensorflow` dependency would be a second TF.
 install:
 	grep -v '^tensorflow[<>=]' requirements.txt > .requirements-rest.txt
 	$(PYTHON) -m pip install --quiet "$(TF_PACKAGE)$(TF_VERSION)" -r .requirements-rest.txt
 	rm -f .requirements-rest.txt
+	$(PYTHON) -m pip install --quiet --no-deps "tensorflow-serving-api$(TF_VERSION)"
 
 # The default job: digits (bundled with scikit-learn, no network), 32x32, a few minutes on 2 CPU cores.
 # Writes runs/digits-dcgan/{samples,tensorboard,checkpoints,saved_model}.

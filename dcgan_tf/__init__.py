@@ -7,3 +7,5 @@ import os
 # run would then fail with out-of-memory. Every entry point (and the tests) imports this
 # package before TensorFlow initialises its devices; a value the user set is kept.
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+__version__ = "0.9.0"  # recorded in every export's metadata (export/metadata.py)

@@ -12,6 +12,9 @@ evaluated, sampled or exported from the workdir alone:
   eval/                step_NNNNNNN.json evaluation results
   saved_model/         the exported generator (on completion)
   saved_model_best/    with --eval_every: the best evaluated checkpoint's generator (+ .json)
+  serving/STEP/        TF Serving base: saved_model/ published as version STEP (newest
+                       --keep_checkpoints kept); serving_best/STEP/ likewise for the best
+  generator.onnx, generator.tflite (+ .json)   `export --format=onnx|tflite`
 
 Train, evaluate, sample and export all reach these through `Workdir`.
 """
@@ -68,6 +71,10 @@ class Workdir:
   eval_dir = _entry("eval")
   saved_model_dir = _entry("saved_model")
   saved_model_best_dir = _entry("saved_model_best")
+  serving_dir = _entry("serving")
+  serving_best_dir = _entry("serving_best")
+  onnx_path = _entry("generator.onnx")
+  tflite_path = _entry("generator.tflite")
   fixed_noise_path = _entry("fixed_noise.npy")
 
   # ------------------------------------------------------------------ config

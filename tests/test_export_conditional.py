@@ -88,3 +88,23 @@ def test_conditional_saved_model_serves_without_dcgan_tf(exported):
     assert r["same"], "generate: same num, seed and label must give the same images"
     assert r["seed_matters"] and r["label_matters"] and r["labels_matter"]
     assert r["bad_label"] == "rejected", r["bad_label"]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_conditional_converted_files_keep_their_labels(exported, fmt):
+  import numpy as np
+  import tensorflow as tf
+  from dcgan_tf.export import convert, options, savedmodel
+  workdir = os.path.dirname(exported[0])
+  path = savedmodel.export_from_workdir(options.ExportOptions(workdir=workdir, format=fmt,
+                                                              batch=4))
+  z = np.random.default_rng(2).standard_normal((4, 16)).astype(np.float32)
+  labels = np.array([0, 3, 7, 9], np.int32)
+  served = tf.saved_model.load(exported[0]).signatures["serving_default"]
+  with tf.device("/CPU:0"):
+    expected = served(z=tf.constant(z), labels=tf.constant(labels))["images"].numpy()
+  got = convert.run_file(path, [z, labels])
+  # Another runtime's float32 sums (~1e-6 relative) against a level (7.8e-3): 1 apart at most.
+  assert got.shape == expected.shape and np.abs(got.astype(int) - expected).max() <= 1
+  other = convert.run_file(path, [z, np.zeros(4, np.int32)])
+  assert np.abs(other[1:].astype(int) - got[1:]).max() > 8  # the labels input is used

@@ -140,6 +140,30 @@ def test_conditional_grid_rows_and_class_to_class_rows(tmp_path):
   assert _png(out).shape[1] == 15 * 34 + 2
 
 
+def test_truncation_rows_share_their_noise_and_shrink_it(workdir, tmp_path):
+  """--mode=truncation: a row per t over the same uniforms; --truncation on a grid draws the
+  z that the export's generate_truncated draws for that seed."""
+  from dcgan_tf import images, inference
+  from dcgan_tf.sample import pictures
+  out = str(tmp_path / "trunc.png")
+  summary = make_picture(workdir, "truncation", out, num=3, truncation="0.5,2,0.5")
+  tile = _png(out)
+  assert summary["truncation"] == [0.5, 2.0, 0.5] and tile.shape == (3 * 34 + 2, 3 * 34 + 2, 1)
+  rows = [np.stack([_cell(tile, r, c) for c in range(3)]) for r in range(3)]
+  assert np.array_equal(rows[0], rows[2])  # same t, same seed: the same row
+  assert np.abs(rows[0].astype(int) - rows[1]).max() > 8  # t = 0.5 against t = 2
+  run = inference.load_run(workdir)
+  z_half, z_two = (pictures.truncated_latent(3, 16, 0, t) for t in (0.5, 2.0))
+  assert np.abs(z_half).max() <= 0.5 and np.abs(z_two).max() <= 2.0
+  assert np.abs(z_two).max() > 0.5  # 48 draws of N(0,1) | |z| <= 2: P(all <= 0.5) ~ 1e-9
+  # The inverse CDF is monotone in u: one column's z keep their signs and order across t.
+  assert np.array_equal(np.sign(z_half), np.sign(z_two))
+  # The same G, z and batch size in another call: equal on the CPU; a GPU's convolutions
+  # may sum in another order (TF32, atomics), a level at most, as above.
+  expected = images.to_uint8(inference.generate(run, z_half)).numpy()
+  assert np.abs(rows[0].astype(int) - expected).max() <= 1
+
+
 def test_cli_writes_png(workdir, tmp_path):
   out = str(tmp_path / "cli.png")
   result = run_module("dcgan_tf.sample", f"--workdir={workdir}", "--mode=interpolate",
@@ -153,6 +177,10 @@ def test_cli_writes_png(workdir, tmp_path):
     (dict(mode="mosaic", out="x.png"), "--mode"),
     (dict(mode="grid", out="x.png", checkpoint="77"), "--checkpoint: no checkpoint"),
     (dict(mode="arithmetic", out="x.png", z_from="missing.npz"), "--z_from"),
+    (dict(mode="truncation", out="x.png", truncation="0.5,0"), "--truncation: want"),
+    (dict(mode="truncation", out="x.png", truncation="nan"), "--truncation: want"),
+    (dict(mode="grid", out="x.png", truncation="0.5,1"), "takes one value"),
+    (dict(mode="interpolate", out="x.png", truncation="0.5"), "only --mode=grid"),
 ])
 def test_user_errors_name_the_flag(workdir, tmp_path, kw, message):
   # evaluate's test checks that cli.run prints such errors on one line.

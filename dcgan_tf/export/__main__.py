@@ -1,6 +1,8 @@
-"""Export a trained generator: `python -m dcgan_tf.export --workdir=W [--out=DIR] [--checkpoint=N]`.
+"""Export a trained generator: `python -m dcgan_tf.export --workdir=W [--format=savedmodel|onnx|tflite]
+[--out=PATH] [--checkpoint=N]`.
 
-Writes a SavedModel with the signatures savedmodel.py documents (uint8 images).
+A SavedModel with the signatures export/signatures.py documents (uint8 images), its
+warm-up requests and metadata; or an ONNX / TFLite file checked against the generator.
 """
 
 from absl import logging
@@ -15,9 +17,10 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)
   options = cli.read_flags(options_lib.ExportOptions)
+  options_lib.validate(options)
   from dcgan_tf.export import savedmodel  # imports TensorFlow: after the flags are checked
   path = savedmodel.export_from_workdir(options)
-  print(f"SavedModel written to {path}")
+  print(f"{options.format} export written to {path}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""`python -m dcgan_tf.export` settings; no TensorFlow, so --help and a bad flag answer
-before TensorFlow loads."""
+"""`python -m dcgan_tf.export` settings and their checks; no TensorFlow, so --help and a bad
+flag answer before TensorFlow loads."""
 
 import dataclasses
 
 from dcgan_tf.config import option
+from dcgan_tf.errors import UserError
+
+FORMATS = ("savedmodel", "onnx", "tflite")
 
 
 @dataclasses.dataclass
@@ -11,8 +14,23 @@ class ExportOptions:
   """`python -m dcgan_tf.export` settings; the help texts are its --help."""
   workdir: str = option(None, "Training workdir (holds config.json and checkpoints/).",
                         required=True)
-  out: str = option("", "Output folder. Default: WORKDIR/saved_model.")
+  format: str = option("savedmodel", "savedmodel: the serving signatures (export/signatures.py) "
+                       "+ warm-up + metadata; onnx (tf2onnx, dynamic batch) or tflite (fixed "
+                       "--batch): z [, labels] -> uint8 images, checked against the generator.")
+  out: str = option("", "Output path. Default: WORKDIR/saved_model (and a TF Serving version "
+                    "WORKDIR/serving/STEP), WORKDIR/generator.onnx, WORKDIR/generator.tflite.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a checkpoint path prefix "
                            "(W/checkpoints/ckpt-500).")
   use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
                          "--nouse_ema: the trained G.")
+  max_batch: int = option(1024, "savedmodel: the most images one request may ask for (num of "
+                          "generate*, rows of z); a larger request fails before allocating.")
+  batch: int = option(1, "tflite: the fixed batch of the model (TFLite has no dynamic batch).")
+
+
+def validate(o: ExportOptions) -> None:
+  """UserError naming the flag for a bad --format, --max_batch or --batch."""
+  if o.format not in FORMATS:
+    raise UserError(f"--format: got {o.format!r}; valid: {', '.join(FORMATS)}")
+  if o.max_batch < 1 or o.batch < 1:
+    raise UserError(f"--max_batch and --batch must be >= 1, got {o.max_batch} and {o.batch}")

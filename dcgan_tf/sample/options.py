@@ -6,9 +6,8 @@ import dataclasses
 from dcgan_tf.config import option
 from dcgan_tf.errors import UserError
 
-MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves")
-
-
+MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves", "truncation")
+DEFAULT_TRUNCATIONS = "0.25,0.5,1,2"
 
 @dataclasses.dataclass
 class SampleOptions:
@@ -24,7 +23,8 @@ class SampleOptions:
       "G(mean_A - mean_B + mean_C) and 2 copies with uniform noise +-0.25 added to that z; "
       "groups are random unless --z_from/--groups pick images of a grid. kernels: the first "
       "D layer's filters (gray = 0). curves: D/G losses, D outputs and evaluation scalars "
-      "over training.")
+      "over training. truncation: one row of --num (default 8) samples per t of "
+      "--truncation, the same noise in each column (quality against diversity at a glance).")
   out: str = option(None, "Output PNG path.", required=True)
   num: int = option(0, "grid: images (default 64); interpolate / arithmetic: rows "
                      "(default 8 / 4).")
@@ -34,6 +34,10 @@ class SampleOptions:
   checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
   use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
                          "--nouse_ema: the trained G.")
+  truncation: str = option(
+      "", "grid: z ~ N(0, 1) kept within [-t, t] (t > 0; empty: no truncation), the z of the "
+      "export's generate_truncated(num, seed, t). truncation mode: comma-separated t, one "
+      f"row each (default {DEFAULT_TRUNCATIONS}).")
   z_from: str = option("", "arithmetic: an OUT.npz written by --mode=grid.")
   groups: str = option("", "arithmetic with --z_from: grid indices of groups A:B:C, e.g. "
                         "0,1,2:8,9,10:16,17,18 (row-major, from 0).")
@@ -47,3 +51,21 @@ def validate(o: SampleOptions) -> None:
     raise UserError(f"--out: want a .png file name, got {o.out!r}")
   if o.num < 0 or o.steps < 2:
     raise UserError(f"--num must be >= 0 and --steps >= 2, got {o.num} and {o.steps}")
+  truncations(o)
+
+
+def truncations(o: SampleOptions) -> list:
+  """--truncation as floats (each > 0): [] for no truncation; the default list in truncation
+  mode; UserError for a bad list, or several values outside truncation mode."""
+  text = o.truncation or (DEFAULT_TRUNCATIONS if o.mode == "truncation" else "")
+  try:
+    values = [float(t) for t in text.split(",")] if text else []
+  except ValueError:
+    values = [0.0]
+  if not all(t > 0 for t in values):  # also NaN
+    raise UserError(f"--truncation: want comma-separated numbers > 0, got {o.truncation!r}")
+  if len(values) > 1 and o.mode != "truncation":
+    raise UserError(f"--truncation: --mode={o.mode} takes one value, got {o.truncation!r}")
+  if values and o.mode not in ("grid", "truncation"):
+    raise UserError(f"--truncation: only --mode=grid or truncation use it, not {o.mode}")
+  return values

@@ -11,10 +11,11 @@ import tensorflow as tf
 
 from dcgan_tf import images as images_lib
 from dcgan_tf import inference
+from dcgan_tf import noise
 from dcgan_tf.errors import UserError
 from dcgan_tf.inference import Run, generate, latent
 from dcgan_tf.sample import plots
-from dcgan_tf.sample.options import SampleOptions, validate
+from dcgan_tf.sample.options import SampleOptions, truncations, validate
 from dcgan_tf.workdir import Workdir, step_of
 
 
@@ -50,11 +51,26 @@ def slerp(a, b, t):
   return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
-def grid(run: Run, num=64, seed=0):
+def truncated_latent(num, latent_dim, seed, truncation):
+  """z [num, latent_dim] within [-truncation, truncation]: the export's generate_truncated."""
+  return noise.normal(num, latent_dim, seed, tf.constant(truncation, tf.float32)).numpy()
+
+
+def grid(run: Run, num=64, seed=0, truncation=None):
   """Returns (uint8 tile, z [num, latent], labels [num] or None)."""
-  z = latent(num, run.config.latent_dim, seed)
+  z = (latent(num, run.config.latent_dim, seed) if truncation is None else
+       truncated_latent(num, run.config.latent_dim, seed, truncation))
   labels = images_lib.grid_labels(num, run.num_classes)
   return _tile(generate(run, z, labels)), z, labels
+
+
+def truncation_rows(run: Run, values, num=8, seed=0):
+  """One row of `num` samples per truncation t in `values`; column c has the same uniforms
+  (noise.py) in every row, and for a conditional G the class c mod num_classes."""
+  labels = (np.arange(num, dtype=np.int32) % run.num_classes) if run.num_classes else None
+  return _tile(np.concatenate([
+      generate(run, truncated_latent(num, run.config.latent_dim, seed, t), labels)
+      for t in values]), len(values))
 
 
 def interpolation(run: Run, rows=8, steps=10, seed=0, spherical=True):
@@ -155,7 +171,10 @@ def make_picture(options: SampleOptions) -> dict:
     step = run.step
     summary["checkpoint"] = run.checkpoint
     if o.mode == "grid":
-      image, z, labels = grid(run, o.num or 64, o.seed)
+      values = truncations(o)
+      image, z, labels = grid(run, o.num or 64, o.seed, values[0] if values else None)
+      if values:
+        summary["truncation"] = values[0]
       npz = os.path.splitext(o.out)[0] + ".npz"
       np.savez(npz, z=z, **({"labels": labels} if labels is not None else {}))
       summary["z_file"] = npz  # input of --mode=arithmetic --z_from
@@ -164,6 +183,9 @@ def make_picture(options: SampleOptions) -> dict:
       summary["interpolation"] = "linear" if o.lerp else "spherical"
     elif o.mode == "arithmetic":
       image = arithmetic(run, o.num or 4, o.seed, z_from=o.z_from, groups=o.groups)
+    elif o.mode == "truncation":
+      summary["truncation"] = truncations(o)
+      image = truncation_rows(run, summary["truncation"], o.num or 8, o.seed)
     else:
       image = plots.kernels_image(run.discriminator)
   summary.update(step=step, shape=list(image.shape))

@@ -32,7 +32,7 @@ from dcgan_tf import devices
 from dcgan_tf import images
 from dcgan_tf import models
 from dcgan_tf.errors import UserError
-from dcgan_tf.export import savedmodel
+from dcgan_tf.export import savedmodel, serving
 from dcgan_tf.train import build, callbacks, distribute, ema, evaluation, faults
 from dcgan_tf.workdir import Workdir
 
@@ -173,8 +173,11 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
     if bad:  # the final checkpoint was checked too: belt and braces before publishing
       raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step "
                       f"{final_step}")
-    summary["saved_model"] = savedmodel.export_generator(sample_generator, out.saved_model_dir,
-                                                         config, num_classes)
+    summary["saved_model"] = savedmodel.export_generator(
+        sample_generator, out.saved_model_dir, config, num_classes, step=final_step,
+        ema=gan.ema_generator is not None)
+    summary["serving"] = serving.publish(summary["saved_model"], out.serving_dir, final_step,
+                                         config.keep_checkpoints)
     best = evaluation.read_best(out) if config.eval_every else None
     if best is not None:
       summary["saved_model_best"] = savedmodel.export_best(out, best, config, num_classes)
