@@ -49,6 +49,18 @@ def test_training_publishes_a_versioned_base_with_metadata(workdir):
   assert info["versions"]["tensorflow"] == tf.__version__
 
 
+def test_saved_model_holds_each_weight_once(workdir):
+  """The variables file is G's float32 weights (+ the checkpoint format's few bytes per
+  tensor), not twice them (Keras' ExportArchive.track() would save a second copy)."""
+  from dcgan_tf import inference
+  run = inference.load_run(workdir, discriminator=False)
+  weights = sum(v.numpy().nbytes for v in run.generator.variables)
+  folder = os.path.join(workdir, "saved_model", "variables")
+  data = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
+             if f.startswith("variables.data"))
+  assert weights <= data < 1.2 * weights, (data, weights)
+
+
 def test_warmup_file_holds_prediction_logs_of_every_signature(workdir, served):
   pytest.importorskip("tensorflow_serving", reason="make install adds tensorflow-serving-api")
   from tensorflow_serving.apis import prediction_log_pb2

@@ -40,6 +40,10 @@ def main(argv):
     for spe in settings_lib.steps_per_execution(options):
       emit(loop.compare(config.replace(steps_per_execution=str(spe)), options.steps,
                         options.warmup))
+  if options.exports:
+    from dcgan_tf.bench import exports
+    for row in exports.compare(config, options.export_batch, options.rounds):
+      emit(row)
   if options.pipeline:
     from dcgan_tf import data
     row = data.pipeline_throughput(config, options.pipeline_batches, config.batch_size)

@@ -56,6 +56,10 @@ class BenchOptions:
   dataset: Optional[str] = option(None, "Dataset for --pipeline (any training --dataset value). "
                                    "Default: the config's, or digits.")
   pipeline_batches: int = option(50, "Batches timed by --pipeline (>= 1).")
+  exports: bool = option(False, "Also compare the export formats (SavedModel, ONNX, TFLite) "
+                         "of the generator: size, load time, images/s, difference "
+                         "(bench/exports.py).")
+  export_batch: int = option(64, "Batch of --exports' timed calls (>= 1; TFLite's fixed batch).")
   breakdown: bool = option(False, "Also time the parts of the step (G forward, D forward, "
                             "gradient passes) and every conv layer's passes, for the first "
                             "precision.")
@@ -81,7 +85,8 @@ def validate(options: BenchOptions) -> None:
         "give integers >= 1, e.g. 1,4")
   check(options.filters is None or options.filters >= 1, "filters", "must be >= 1")
   for name, low in (("steps", 1), ("warmup", 0), ("rounds", 1), ("matmul_size", 64),
-                    ("pipeline_batches", 1), ("intra_op_threads", 0), ("inter_op_threads", 0)):
+                    ("pipeline_batches", 1), ("export_batch", 1), ("intra_op_threads", 0),
+                    ("inter_op_threads", 0)):
     value = getattr(options, name)
     check(value >= low, name, f"must be >= {low}, got {value}")
 

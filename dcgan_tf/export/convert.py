@@ -45,28 +45,38 @@ def _check_inputs(latent_dim: int, num_classes: int, batch: int):
   return [z] + ([np.arange(batch, dtype=np.int32) % num_classes] if num_classes else [])
 
 
-def _run_onnx(path, inputs):
+def _load_onnx(path):
   import onnxruntime
   session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
   names = [i.name for i in session.get_inputs()]
-  return session.run(["images"], dict(zip(names, inputs)))[0]
+  return lambda inputs: session.run(["images"], dict(zip(names, inputs)))[0]
 
 
-def _run_tflite(path, inputs):
+def _load_tflite(path):
   with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice (LiteRT)
     warnings.simplefilter("ignore")
     interpreter = tf.lite.Interpreter(model_path=path)
   interpreter.allocate_tensors()
   details = sorted(interpreter.get_input_details(), key=lambda d: d["name"].endswith("labels"))
-  for detail, value in zip(details, inputs):
-    interpreter.set_tensor(detail["index"], value)
-  interpreter.invoke()
-  return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+  output = interpreter.get_output_details()[0]["index"]
+
+  def predict(inputs):
+    for detail, value in zip(details, inputs):
+      interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    return interpreter.get_tensor(output)
+  return predict
+
+
+def load_file(path: str):
+  """An exported .onnx / .tflite file loaded by its runtime: predict([z (, labels)]) ->
+  uint8 images (numpy in, numpy out)."""
+  return (_load_onnx if path.endswith(".onnx") else _load_tflite)(path)
 
 
 def run_file(path: str, inputs):
   """The images of an exported .onnx / .tflite file for inputs [z (, labels)] (numpy)."""
-  return (_run_onnx if path.endswith(".onnx") else _run_tflite)(path, inputs)
+  return load_file(path)(inputs)
 
 
 def _convert(fmt, graph, specs, tmp):
