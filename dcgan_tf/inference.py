@@ -1,11 +1,13 @@
 """A trained run restored for inference: evaluate, sample and export start here.
 
 load_run rebuilds G (and D) from the workdir's config.json and restores them from a
-checkpoint by name (checkpoints.py). Noise and labels are drawn with numpy
+checkpoint by name (checkpoints.py); load_export takes G from an exported SavedModel
+instead (what is served), checked against the run by the export's metadata. Noise and labels are drawn with numpy
 from a seed, so a picture or an evaluation is reproducible from its flags.
 """
 
 import dataclasses
+import os
 from typing import Optional
 
 import numpy as np
@@ -16,6 +18,7 @@ from dcgan_tf import config as config_lib
 from dcgan_tf import devices
 from dcgan_tf import models
 from dcgan_tf import checkpoints
+from dcgan_tf.errors import UserError
 from dcgan_tf.workdir import Workdir
 
 
@@ -33,13 +36,18 @@ class Run:
 
 
 def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
-             use_ema: bool = True) -> Run:
+             use_ema: bool = True, saved_model: str = "") -> Run:
   """Rebuilds G (and D) from WORKDIR/config.json and restores them from a checkpoint.
 
   checkpoint: '' = newest, 'N' = step N, else a path prefix (Workdir.checkpoint).
   use_ema: G gets the EMA generator's weights when the run has one (--ema_decay > 0),
   else (or with use_ema=False) the trained G's.
+  saved_model: instead, G is that export of the run (load_export) and there is no D.
   """
+  if saved_model:
+    if checkpoint:
+      raise UserError("--saved_model and --checkpoint: give one (an export has one step)")
+    return load_export(workdir, saved_model)
   wd = Workdir(workdir)
   config = wd.load_config()
   num_classes = models.conditional_classes(config)
@@ -54,6 +62,53 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
   generator = networks.pop("ema_generator" if ema else "generator")
   logging.info("Restored %s (step %d, %s generator)", path, step, "EMA" if ema else "trained")
   return Run(wd, config, generator, networks.get("discriminator"), num_classes, step, path, ema)
+
+
+class ExportedGenerator:
+  """A SavedModel's serving_default as G: (z, labels, training) -> float32 [-1, 1].
+
+  The export returns uint8; mapped back to [-1, 1] exactly (u / 127.5 - 1), so
+  images.to_uint8 of the result is the served image.
+  """
+
+  def __init__(self, path: str, num_classes: int):
+    self.serve = tf.saved_model.load(path).signatures["serving_default"]
+    self.num_classes = num_classes
+
+  def __call__(self, z, labels=None, training=False):
+    del training  # the export is inference-only
+    inputs = dict(z=tf.convert_to_tensor(z, tf.float32))
+    if self.num_classes:
+      inputs["labels"] = tf.convert_to_tensor(labels, tf.int32)
+    return tf.cast(self.serve(**inputs)["images"], tf.float32) / 127.5 - 1.0
+
+
+# Metadata fields that must equal the run's for an export to stand in for its G.
+_MATCHED = ("dataset", "variant", "image_size", "channels", "latent_dim")
+
+
+def load_export(workdir: str, saved_model: str) -> Run:
+  """The run of `workdir` with G = the SavedModel at `saved_model` (no D). UserError naming
+  --saved_model when it is not a dcgan_tf export of this run's model."""
+  from dcgan_tf.export import metadata  # the export's reader; no TensorFlow work at import
+  wd = Workdir(workdir)
+  config = wd.load_config()
+  num_classes = models.conditional_classes(config)
+  try:
+    info = metadata.read(saved_model)
+  except UserError as e:
+    raise UserError(f"--saved_model: {e}") from None
+  expected = dict({k: getattr(config, k) for k in _MATCHED}, num_classes=num_classes)
+  wrong = [k for k, v in expected.items() if info.get(k) != v]
+  if wrong:
+    k = wrong[0]
+    raise UserError(f"--saved_model: {saved_model} has {k}={info.get(k)!r}, the run in "
+                    f"{workdir} {k}={expected[k]!r}; export this run's generator")
+  generator = ExportedGenerator(saved_model, num_classes)
+  logging.info("Loaded the export %s (step %d, %s generator)", saved_model, info["step"],
+               info["generator"])
+  return Run(wd, config, generator, None, num_classes, info["step"],
+             os.path.abspath(saved_model), info["generator"] == "ema")
 
 
 def latent(num: int, latent_dim: int, seed: int) -> np.ndarray:

@@ -42,7 +42,9 @@ def test_make_install_picks_the_cuda_build_where_nvidia_smi_lists_a_gpu(tmp_path
                           env={"PATH": _bin(tmp_path, with_gpu)}, timeout=60)
   assert result.returncode == 0, result.stderr
   pip = [line for line in result.stdout.splitlines() if "pip install" in line]
-  assert len(pip) == 1 and package in pip[0], result.stdout
+  assert len(pip) == 2 and package in pip[0], result.stdout
+  # The serving protos without their `tensorflow` dependency: no second TensorFlow.
+  assert "--no-deps" in pip[1] and "tensorflow-serving-api" in pip[1] and package not in pip[1]
   requirements = open(os.path.join(REPO, "requirements.txt")).read()
   assert ">=2.21,<2.22" in requirements  # the pin the rule copies
 

@@ -196,3 +196,55 @@ def test_export_flags_are_checked_before_tensorflow_work(workdir):
   with pytest.raises(UserError, match="no readable dcgan_tf metadata"):
     from dcgan_tf.export import metadata
     metadata.read(workdir)
+
+
+def test_sample_and_evaluate_read_an_export_back(workdir, tmp_path):
+  """--saved_model: G is the served model, checked against the run by its metadata."""
+  from dcgan_tf import inference
+  from dcgan_tf.evaluate import evaluator, options as eval_options
+  from dcgan_tf.sample import options as sample_options, pictures
+  served_path = os.path.join(workdir, "serving", str(STEPS))
+  run = inference.load_run(workdir, saved_model=served_path)
+  assert (run.step, run.ema, run.discriminator) == (STEPS, True, None)
+
+  def picture(**kw):
+    out = str(tmp_path / "grid.png")
+    pictures.make_picture(sample_options.SampleOptions(workdir=workdir, out=out, num=9, **kw))
+    return tf.io.decode_png(open(out, "rb").read()).numpy()
+  # The checkpoint's float G against the served uint8 images: the export rounds once, the
+  # picture rounds the same values again (u / 127.5 - 1 maps back exactly): 1 level at most.
+  assert np.abs(picture(saved_model=served_path).astype(int) - picture()).max() <= 1
+  with pytest.raises(UserError, match="--mode=kernels draws D's filters"):
+    picture(saved_model=served_path, mode="kernels")
+  with pytest.raises(UserError, match="give one"):
+    picture(saved_model=served_path, checkpoint="2")
+
+  results = evaluator.evaluate(eval_options.Options(
+      workdir=workdir, saved_model=served_path, metrics="swd", num_samples=64, batch_size=32))
+  assert os.path.basename(results["file"]) == f"export_step_{STEPS:07d}.json"
+  assert results["saved_model"] == served_path and results["generator"] == "ema"
+  assert np.isfinite(results["metrics"]["swd"]["value"])
+  with pytest.raises(UserError, match="svm metric reads D"):
+    evaluator.evaluate(eval_options.Options(workdir=workdir, saved_model=served_path,
+                                            metrics="svm"))
+
+
+def test_an_export_of_another_model_is_refused(workdir, tmp_path):
+  import json
+  import shutil
+  from dcgan_tf import inference
+  from dcgan_tf.export import metadata
+  other = str(tmp_path / "other")
+  shutil.copytree(os.path.join(workdir, "saved_model"), other)
+  info = metadata.read(other)
+  metadata.write(other, dict(info, latent_dim=info["latent_dim"] + 1))
+  assert metadata.read(other) == dict(info, latent_dim=17)  # what is written is read back
+  with pytest.raises(UserError, match=r"--saved_model: .* has latent_dim=17, the run .* "
+                                      r"latent_dim=16"):
+    inference.load_run(workdir, saved_model=other)
+  metadata.write(other, dict(info, format_version=99))
+  with pytest.raises(UserError, match="newer than this dcgan_tf reads"):
+    inference.load_run(workdir, saved_model=other)
+  assert json.load(open(metadata.path_of(other)))["format_version"] == 99  # round-trip
+  with pytest.raises(UserError, match="--saved_model: no readable dcgan_tf metadata"):
+    inference.load_run(workdir, saved_model=str(tmp_path))

@@ -116,10 +116,11 @@ def scalars(results):
   return out
 
 
-def write_results(workdir, results):
-  """Merges into WORKDIR/eval/step_NNNNNNN.json and logs scalars (+ SVM table) to TensorBoard."""
+def write_results(workdir, results, prefix="step"):
+  """Merges into WORKDIR/eval/PREFIX_NNNNNNN.json and logs scalars (+ SVM table) to
+  TensorBoard (eval/, or eval_export/ for an export's scores)."""
   step = results["step"]
-  path = os.path.join(workdir.eval_dir, f"step_{step:07d}.json")
+  path = os.path.join(workdir.eval_dir, f"{prefix}_{step:07d}.json")
   merged = results
   if os.path.isfile(path):
     with open(path) as f:
@@ -127,7 +128,8 @@ def write_results(workdir, results):
     merged["metrics"].update(results["metrics"])
     merged.update({k: v for k, v in results.items() if k != "metrics"})
   atomic.write_text(path, json.dumps(merged, indent=2, sort_keys=True))
-  writer = tf.summary.create_file_writer(os.path.join(workdir.tensorboard_dir, "eval"))
+  writer = tf.summary.create_file_writer(os.path.join(
+      workdir.tensorboard_dir, "eval" if prefix == "step" else "eval_export"))
   with writer.as_default(step=step):
     for tag, value in scalars(results).items():
       tf.summary.scalar(tag, value)
@@ -141,9 +143,13 @@ def evaluate(options: Options) -> dict:
   """Runs the requested metrics on one checkpoint; returns (and writes) the results dict."""
   validate(options)
   names = parse_metrics(options.metrics)
-  run = inference.load_run(options.workdir, options.checkpoint, use_ema=options.use_ema)
+  run = inference.load_run(options.workdir, options.checkpoint, use_ema=options.use_ema,
+                           saved_model=options.saved_model)
+  if run.discriminator is None and "svm" in names:
+    raise UserError("--saved_model: the svm metric reads D's features; an export holds G only")
   ctx = Context(run, options)
   results = dict(workdir=os.path.abspath(options.workdir), checkpoint=run.checkpoint,
+                 saved_model=os.path.abspath(options.saved_model) if options.saved_model else "",
                  step=run.step, dataset=run.config.dataset, split=ctx.config.split,
                  variant=run.config.variant, num_samples=options.num_samples, seed=options.seed,
                  generator="ema" if run.ema else "trained", metrics={}, seconds={})
@@ -153,5 +159,7 @@ def evaluate(options: Options) -> dict:
     results["seconds"][name] = round(time.perf_counter() - t0, 2)
     logging.info("%s: %s (%.1fs)", name, results["metrics"][name]["value"],
                  results["seconds"][name])
-  results["file"] = write_results(run.workdir, results)
+  # An export's scores are kept apart from its checkpoint's (eval/export_step_N.json).
+  results["file"] = write_results(run.workdir, results,
+                                  "export_step" if options.saved_model else "step")
   return results

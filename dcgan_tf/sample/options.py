@@ -32,6 +32,9 @@ class SampleOptions:
   lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
   seed: int = option(0, "Seed of z, labels and noise.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
+  saved_model: str = option("", "An exported SavedModel of this run (W/saved_model, "
+                            "W/serving/STEP, W/saved_model_best) to use as G instead of a "
+                            "checkpoint: what is served. Its metadata must match the run.")
   use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
                          "--nouse_ema: the trained G.")
   truncation: str = option(

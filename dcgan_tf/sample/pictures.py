@@ -82,6 +82,9 @@ def interpolation(run: Run, rows=8, steps=10, seed=0, spherical=True):
   if not run.num_classes:
     z = np.stack([mix(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in ts])
     return _tile(generate(run, z.astype(np.float32)), rows)
+  if isinstance(run.generator, inference.ExportedGenerator):
+    raise UserError("--saved_model: class-to-class interpolation needs G's label embedding, "
+                    "which an export does not expose; use a checkpoint")
   table = np.asarray(run.generator.label_embedding.embed.embeddings.numpy())
   images = []
   for r in range(rows):
@@ -167,7 +170,8 @@ def make_picture(options: SampleOptions) -> dict:
     step = step_of(checkpoints[0]) if checkpoints else 0
     image = plots.curves_image(workdir, title=os.path.basename(os.path.normpath(o.workdir)))
   else:
-    run = inference.load_run(o.workdir, o.checkpoint, use_ema=o.use_ema)
+    run = inference.load_run(o.workdir, o.checkpoint, use_ema=o.use_ema,
+                             saved_model=o.saved_model)
     step = run.step
     summary["checkpoint"] = run.checkpoint
     if o.mode == "grid":
@@ -187,6 +191,9 @@ def make_picture(options: SampleOptions) -> dict:
       summary["truncation"] = truncations(o)
       image = truncation_rows(run, summary["truncation"], o.num or 8, o.seed)
     else:
+      if run.discriminator is None:
+        raise UserError("--saved_model: --mode=kernels draws D's filters; an export holds G "
+                        "only; use a checkpoint")
       image = plots.kernels_image(run.discriminator)
   summary.update(step=step, shape=list(image.shape))
   write_picture(workdir, image, o.out, f"sample/{o.mode}", step)
