@@ -37,6 +37,11 @@ def test_eval_during_training_keeps_and_exports_the_best(tmp_path, request):
   # Rotation keeps one rolling checkpoint; the best one is kept apart.
   assert os.path.isfile(best["checkpoint"] + ".index")
   assert os.path.isfile(os.path.join(summary["saved_model_best"], "saved_model.pb"))
+  # Its own TF Serving base, versioned by the best step; its metadata carries the score.
+  from dcgan_tf.export import metadata, serving
+  assert serving.versions(os.path.join(workdir, "serving_best")) == [best["step"]]
+  info = metadata.read(os.path.join(workdir, "serving_best", str(best["step"])))
+  assert info["step"] == best["step"] and info["scores"]["value"] == best["value"]
   # evaluate on that checkpoint reproduces the score in the JSON.
   again = evaluator.evaluate(eval_options.Options(workdir=workdir, checkpoint=best["checkpoint"],
                                                metrics="swd", num_samples=64))
