@@ -170,8 +170,38 @@ def test_default_strategy_on_several_gpus_trains_on_the_first(monkeypatch, caplo
   # One GPU: nothing to hide.
   monkeypatch.setattr(tf.config, "get_visible_devices", lambda kind=None: gpus[:1])
   monkeypatch.setattr(tf.config, "set_visible_devices", lambda *a: visible.append(a))
-  distribute.get_strategy("default")
+  strategy = distribute.get_strategy("default")
   assert len(visible) == 1
+  # ... and the one device is a OneDeviceStrategy on it, so input is prefetched to the GPU.
+  assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
+  assert strategy.extended.worker_devices == ("/job:localhost/replica:0/task:0/device:GPU:0",)
+
+
+def test_one_device_strategy_prefetches_input_and_trains_as_the_default(tmp_path, monkeypatch):
+  """The single-GPU path reproduced on the CPU: OneDeviceStrategy('/cpu:0') in place of
+  '/gpu:0'. Its distributed dataset (which copies batches to the device ahead of the step)
+  is what fit reads, and the run's weights equal the default strategy's bit for bit (the
+  same ops on the same device, in the same order)."""
+  import numpy as np
+  import tensorflow as tf
+  from conftest import tiny
+  from dcgan_tf import data, inference
+  from dcgan_tf.train import distribute, loop
+  one = tf.distribute.OneDeviceStrategy("/cpu:0")
+  dataset, _ = distribute.distributed_dataset(
+      one, lambda ctx: data.make_dataset(tiny(), input_context=ctx, uint8=True), 16)
+  assert isinstance(dataset, tf.distribute.DistributedDataset)  # not host tensors
+  batch = next(iter(dataset))
+  assert batch[0].dtype == tf.uint8 and batch[0].device.endswith("CPU:0")
+  weights = {}
+  # TensorFlow's default strategy for the first run, whatever get_strategy picks here.
+  for name, strategy in (("default", tf.distribute.get_strategy()), ("one", one)):
+    monkeypatch.setattr(distribute, "get_strategy", lambda _, s=strategy: s)
+    with tf.device("/CPU:0"):  # the default strategy's run on the CPU too, on a GPU machine
+      loop.train(tiny(train_steps=2), str(tmp_path / name))
+    run = inference.load_run(str(tmp_path / name))
+    weights[name] = [v.numpy() for v in run.generator.variables + run.discriminator.variables]
+  assert all(np.array_equal(a, b) for a, b in zip(weights["default"], weights["one"]))
 
 
 def test_has_gpu_answers_from_the_logical_devices(monkeypatch):

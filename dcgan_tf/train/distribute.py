@@ -1,7 +1,8 @@
 """tf.distribute: the strategy, per-worker input pipelines, and which worker writes.
 
 Strategies (--strategy):
-  default      one device (the CPU, or the first GPU).
+  default      one device: the CPU (TensorFlow's default strategy), or the first GPU
+               (OneDeviceStrategy, whose input pipeline prefetches batches onto the GPU).
   mirrored     one machine, one replica per GPU; without GPUs, one per logical CPU
                device (tests split the CPU into two with set_logical_device_configuration).
   multiworker  MultiWorkerMirroredStrategy over the TF_CONFIG cluster (one process per
@@ -41,7 +42,7 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
   if name == "default":
     if len(gpus) > 1:
       use_one_gpu(gpus)
-    strategy = tf.distribute.get_strategy()
+    strategy = one_device(gpus)
   elif name == "mirrored":
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
@@ -57,6 +58,18 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
     raise UserError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
                     "multiworker, tpu")
   return strategy
+
+
+def one_device(gpus) -> tf.distribute.Strategy:
+  """The strategy of one device. On a GPU, OneDeviceStrategy: its distributed dataset
+  copies each batch to the GPU ahead of the step (tf.distribute's fetch-to-device, a
+  prefetch of the next batch while the current step runs). TensorFlow's default strategy
+  would hand fit host tensors, copied inside each step, on its critical path. On the CPU,
+  the default strategy: there is nothing to copy."""
+  if not gpus:
+    return tf.distribute.get_strategy()
+  logging.info("One GPU: OneDeviceStrategy on /gpu:0, input batches prefetched to it")
+  return tf.distribute.OneDeviceStrategy("/gpu:0")
 
 
 def use_one_gpu(gpus) -> None:
