@@ -34,7 +34,10 @@ JIT_MODES = ("auto", "on", "off")
 CONV_IMPLS = ("auto", "keras", "subpixel")
 LOSSES = ("nonsaturating", "hinge", "least_squares")
 AUGMENT_POLICIES = ("color", "translation", "cutout")
-EVAL_METRICS = ("fid", "kid", "swd")  # during training: lower is better for each
+# During training; --eval_best takes the lower-is-better ones (precision and the others of
+# metrics/manifold.py are higher-is-better, density ~1 ideal).
+EVAL_METRICS = ("fid", "kid", "swd", "precision", "recall", "density", "coverage")
+EVAL_BEST_METRICS = ("fid", "kid", "swd")
 
 # Fields that define what a workdir's checkpoints are: a rerun that changes one
 # of them cannot resume from them.
@@ -132,11 +135,12 @@ class Config:
                            "TensorBoard (eval/*); the best checkpoint is kept apart and exported "
                            "as saved_model_best (train/evaluation.py).")
   eval_metrics: str = option("auto", "Metrics during training: auto (fid,kid with the dataset's "
-                             "cached classifier when it exists, else swd) or any of fid,kid,swd.")
+                             "cached classifier when it exists, else swd) or any of fid,kid,swd,precision,recall,"
+                             "density,coverage.")
   eval_samples: int = option(2000, "Generated (and real) images per evaluation during training "
                              "(>= 2); FID/KID depend on it: compare runs with one value.")
   eval_best: str = option("", "Metric (lower is better) whose best value keeps a checkpoint; "
-                          "empty = the first of --eval_metrics.")
+                          "empty = the first of --eval_metrics among fid, kid, swd.")
   conv_impl: str = option("auto", "Stride-2 4x4 convolutions: keras (Keras' layers) | subpixel "
                           "(the same layers and weights, computed as four interleaved 2x2 "
                           "convolutions: ~2x faster on CPUs) | auto (subpixel on machines without "
@@ -246,9 +250,10 @@ def validate(config: Config) -> None:
   metrics = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]
   check(metrics == ["auto"] or metrics and set(metrics) <= set(EVAL_METRICS), "eval_metrics",
         f"got {config.eval_metrics!r}; valid: auto, or any of {', '.join(EVAL_METRICS)}")
-  check(not config.eval_best or config.eval_best in EVAL_METRICS and (
+  check(not config.eval_best or config.eval_best in EVAL_BEST_METRICS and (
       metrics == ["auto"] or config.eval_best in metrics), "eval_best",
-        f"got {config.eval_best!r}; valid: one of --eval_metrics ({config.eval_metrics})")
+        f"got {config.eval_best!r}; valid: one of --eval_metrics ({config.eval_metrics}) "
+        f"that is lower-is-better ({', '.join(EVAL_BEST_METRICS)})")
   check(not config.eval_every or config.strategy != "multiworker", "eval_every",
         "not available with --strategy=multiworker; evaluate its checkpoints with "
         "python -m dcgan_tf.evaluate")

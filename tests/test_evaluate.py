@@ -174,7 +174,8 @@ def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp
   for name, fake in (("perfect", held_out), ("collapsed", np.repeat(held_out[:1], n, 0))):
     monkeypatch.setattr(context.Context, "fake", property(lambda self, fake=fake: fake))
     results[name] = evaluator.evaluate(options(
-        tmp_path, workdir=workdir, metrics="fid,kid,is,swd,realfake", num_samples=n,
+        tmp_path, workdir=workdir, metrics="fid,kid,is,swd,realfake,prdc,memorization",
+        num_samples=n,
         feature_extractor="classifier", classifier_examples=1797, classifier_epochs=12,
         realfake_epochs=3))["metrics"]
   perfect, collapsed = results["perfect"], results["collapsed"]
@@ -192,3 +193,40 @@ def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp
   assert perfect["is"]["value"] > 5 and collapsed["is"]["value"] < 1.2
   assert perfect["is"]["classes_covered"] == 10 and collapsed["is"]["classes_covered"] == 1
   assert perfect["swd"]["value"] < 0.5 * collapsed["swd"]["value"]
+  # Fidelity and diversity apart: the collapsed G's one image is a real digit (precision
+  # high) that covers almost nothing (recall, coverage ~0); held-out digits score like the
+  # reals (P, R, C well above the collapse; density around 1: the same distribution).
+  assert collapsed["precision"]["value"] == 1.0
+  assert collapsed["recall"]["value"] < 0.02 and collapsed["coverage"]["value"] < 0.05
+  for name in ("precision", "recall", "coverage"):
+    assert perfect[name]["value"] > 0.6, (name, perfect[name])
+  assert 0.6 < perfect["density"]["value"] < 1.5
+  # Digits has one split: the "held-out" digits are training images too, so memorisation
+  # (against the whole training split) flags every one of them: exact copies, distance 0.
+  assert perfect["memorization"]["value"] == 1.0
+  assert perfect["memorization"]["train_examples"] == 1797
+
+
+def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
+    workdir, options, tmp_path, caplog):
+  from dcgan_tf.evaluate import evaluator
+  first = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd"))
+  protocol = first["protocol"]
+  assert (protocol["generated"], protocol["real"], protocol["generator"], protocol["seed"]) == (
+      48, 48, "ema", 0)
+  assert protocol["real_split"] == "digits:train" and "bilinear" in protocol["resize"]
+  second = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="precision",
+                                      feature_extractor="classifier"))
+  assert second["protocol"]["feature_extractor"].startswith("classifier:digits")
+  assert len(second["protocol"]["extractor_weights_sha256"]) == 16
+  saved = json.load(open(second["file"]))
+  assert set(saved["metrics"]) >= {"swd", "precision"}  # one protocol: merged
+  # Another sample count is another protocol: the older numbers are replaced, with a warning.
+  third = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd", num_samples=40))
+  saved = json.load(open(third["file"]))
+  assert set(saved["metrics"]) == {"swd"} and saved["protocol"]["generated"] == 40
+  assert any("another protocol (generated, real)" in r.getMessage() for r in caplog.records)
+  # --fake_split: real images in G's place, recorded as such.
+  reference = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd",
+                                         fake_split="train"))
+  assert reference["protocol"]["generator"] == "real:train"

@@ -21,6 +21,7 @@ from dcgan_tf import inference
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
 from dcgan_tf.evaluate.metrics import extractors
+from dcgan_tf.evaluate.metrics import manifold
 
 # Datasets with a single split: the SVM test splits them in half (stratified).
 SINGLE_SPLIT = ("digits",)
@@ -109,14 +110,28 @@ class Context:
     self.cache = cache_dir(options)
 
   @functools.cached_property
+  def _fake_split_images(self):
+    """--fake_split: (images, labels) of real images scored in G's place (a reference row:
+    what each metric gives for fresh data), drawn with another seed than the real images."""
+    o = self.options
+    images, labels, _ = load_images(self.run.config, o.num_samples, o.seed + 2,
+                                    split=o.fake_split)
+    return images, labels
+
+  @functools.cached_property
   def fake_labels(self):
     """int32 [num_samples] uniform labels of the generated images (None: unconditional)."""
+    if self.options.fake_split:
+      return self._fake_split_images[1] if self.run.num_classes else None
     return inference.random_labels(self.options.num_samples, self.run.num_classes,
                                    self.options.seed)
 
   @functools.cached_property
   def fake(self):
-    """float32 [num_samples, S, S, C] in [-1, 1]: G(z, fake_labels)."""
+    """float32 [num_samples, S, S, C] in [-1, 1]: G(z, fake_labels), or --fake_split's
+    real images."""
+    if self.options.fake_split:
+      return self._fake_split_images[0]
     z = inference.latent(self.options.num_samples, self.config.latent_dim, self.options.seed)
     return inference.generate(self.run, z, self.fake_labels)
 
@@ -134,7 +149,7 @@ class Context:
   def refresh(self):
     """Forgets the generated images and their features (the generator has changed); real
     images, real features and the classifier stay."""
-    for name in ("fake", "fake_labels", "fake_features"):
+    for name in ("fake", "fake_labels", "fake_features", "manifold"):
       self.__dict__.pop(name, None)
 
   def _classifier_paths(self):
@@ -175,19 +190,55 @@ class Context:
   def fake_features(self):
     return self.extractor(self.fake)
 
-  @functools.cached_property
-  def real_features(self):
-    """(features, logits) of the real images, cached on disk per data/extractor/N/seed."""
-    c, o = self.config, self.options
-    key = _slug(c.dataset, c.split, f"{c.image_size}x{c.image_size}x{c.channels}",
-                self.extractor.name, f"n{o.num_samples}", f"s{o.seed}")
+  def _cached_features(self, config, num, images):
+    """(features, logits) of `images()` (real images of config's split), cached on disk per
+    data / extractor and its weights / N / seed."""
+    key = _slug(config.dataset, config.split,
+                f"{config.image_size}x{config.image_size}x{config.channels}",
+                self.extractor.name, self.extractor.weights_hash, f"n{num}",
+                f"s{self.options.seed}")
     path = os.path.join(self.cache, f"real_features_{key}.npz")
     if os.path.isfile(path):
       with np.load(path) as saved:
         return saved["features"], saved["logits"]
-    features, logits = self.extractor(self.real)
+    features, logits = self.extractor(images())
     with atomic.replacing(path) as tmp:
       np.savez(tmp, features=features, logits=logits)
     return features, logits
+
+  @functools.cached_property
+  def real_features(self):
+    """(features, logits) of the real images."""
+    return self._cached_features(self.config, self.options.num_samples, lambda: self.real)
+
+  @functools.cached_property
+  def train_features(self):
+    """Features of the run's whole training split (not --real_split): memorisation's
+    reference, whatever the real images of the other metrics are."""
+    config = self.run.config
+    return self._cached_features(config, "all", lambda: load_images(
+        config, None, self.options.seed)[0])[0]
+
+  @functools.cached_property
+  def manifold(self):
+    """precision, recall, density, coverage of the fake against the real features."""
+    return manifold.prdc(self.real_features[0], self.fake_features[0])
+
+  def protocol(self) -> dict:
+    """What a number depends on besides G: results with different protocols are not
+    comparable (evaluator.write_results refuses to merge them)."""
+    o = self.options
+    loaded = self.__dict__
+    protocol = dict(generated=len(loaded["fake"]) if "fake" in loaded else o.num_samples,
+                    real=len(loaded["real"]) if "real" in loaded else o.num_samples, seed=o.seed,
+                    real_split=f"{self.config.dataset}:{self.config.split}",
+                    resize=f"bilinear, antialiased, center crop to {self.config.image_size}",
+                    generator=("real:" + o.fake_split) if o.fake_split else
+                    ("ema" if self.run.ema else "trained"))
+    if "extractor" in self.__dict__:  # only when a metric used features
+      protocol.update(feature_extractor=self.extractor.name,
+                      extractor_weights_sha256=self.extractor.weights_hash,
+                      extractor_resize=self.extractor.input_resize)
+    return protocol
 
 

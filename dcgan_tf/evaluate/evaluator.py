@@ -25,6 +25,7 @@ from dcgan_tf.evaluate.options import Options, parse_metrics, validate
 from dcgan_tf.evaluate.metrics import fid as fid_lib
 from dcgan_tf.evaluate.metrics import inception_score as is_lib
 from dcgan_tf.evaluate.metrics import kid as kid_lib
+from dcgan_tf.evaluate.metrics import manifold as manifold_lib
 from dcgan_tf.evaluate.metrics import realfake as realfake_lib
 from dcgan_tf.evaluate.metrics import svm as svm_lib
 from dcgan_tf.evaluate.metrics import swd as swd_lib
@@ -99,9 +100,28 @@ def metric_class_accuracy(ctx):
               classifier_held_out_accuracy=info["held_out_accuracy"])
 
 
+def _manifold_metric(name):
+  def metric(ctx):
+    values = ctx.manifold
+    return _with_extractor(ctx, dict(value=values[name], k=(
+        values["k"]["precision_recall"] if name in ("precision", "recall") else
+        values["k"]["density_coverage"])))
+  metric.__doc__ = f"{name} (metrics/manifold.py) on the feature extractor's features."
+  return metric
+
+
+def metric_memorization(ctx):
+  """The share of samples nearer a training image than the rule of metrics/manifold.py
+  allows, in feature space, against the run's whole training split."""
+  return _with_extractor(ctx, manifold_lib.memorization(ctx.train_features,
+                                                        ctx.fake_features[0]))
+
+
 METRIC_FNS = {"fid": metric_fid, "kid": metric_kid, "is": metric_is, "swd": metric_swd,
               "svm": metric_svm, "realfake": metric_realfake,
-              "class_accuracy": metric_class_accuracy}
+              "class_accuracy": metric_class_accuracy, "memorization": metric_memorization,
+              **{name: _manifold_metric(name)
+                 for name in ("precision", "recall", "density", "coverage")}}
 
 
 def scalars(results):
@@ -125,8 +145,18 @@ def write_results(workdir, results, prefix="step"):
   if os.path.isfile(path):
     with open(path) as f:
       merged = json.load(f)
-    merged["metrics"].update(results["metrics"])
-    merged.update({k: v for k, v in results.items() if k != "metrics"})
+    old, new = merged.get("protocol", {}), results["protocol"]
+    # Fields both recorded (an SWD-only evaluation records no feature extractor).
+    differs = {k for k in set(old) & set(new) if old[k] != new[k]}
+    if differs or "protocol" not in merged:
+      # Numbers of two protocols side by side read as comparable: the old ones go.
+      logging.warning("%s holds results of another protocol (%s): replaced, not merged", path,
+                      ", ".join(sorted(differs)) or "none recorded")
+      merged = dict(results)
+    else:
+      merged["metrics"].update(results["metrics"])
+      merged.update({k: v for k, v in results.items() if k not in ("metrics", "protocol")})
+      merged["protocol"].update(results["protocol"])
   atomic.write_text(path, json.dumps(merged, indent=2, sort_keys=True))
   writer = tf.summary.create_file_writer(os.path.join(
       workdir.tensorboard_dir, "eval" if prefix == "step" else "eval_export"))
@@ -135,6 +165,7 @@ def write_results(workdir, results, prefix="step"):
       tf.summary.scalar(tag, value)
     if "svm" in results["metrics"]:
       tf.summary.text("svm_table", results["metrics"]["svm"]["table"])
+    tf.summary.text("protocol", json.dumps(results["protocol"], sort_keys=True))
   writer.close()
   return path
 
@@ -159,6 +190,7 @@ def evaluate(options: Options) -> dict:
     results["seconds"][name] = round(time.perf_counter() - t0, 2)
     logging.info("%s: %s (%.1fs)", name, results["metrics"][name]["value"],
                  results["seconds"][name])
+  results["protocol"] = ctx.protocol()
   # An export's scores are kept apart from its checkpoint's (eval/export_step_N.json).
   results["file"] = write_results(run.workdir, results,
                                   "export_step" if options.saved_model else "step")

@@ -6,7 +6,9 @@ import dataclasses
 from dcgan_tf.config import option
 from dcgan_tf.errors import UserError
 
-METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy")
+METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy", "precision",
+           "recall", "density", "coverage", "memorization")
+ALIASES = {"prdc": ("precision", "recall", "density", "coverage")}  # one name for the four
 FEATURE_EXTRACTORS = ("inception", "classifier")
 SVM_FEATURES = ("all", "last")  # D layers the SVM reads: every conv layer, or the last
 
@@ -15,7 +17,10 @@ SVM_FEATURES = ("all", "last")  # D layers the SVM reads: every conv layer, or t
 class Options:
   """Evaluation settings; the help texts double as evaluate's --help."""
   workdir: str = option(None, "Training workdir (config.json, checkpoints/).", required=True)
-  metrics: str = option("swd", "Comma-separated metrics: " + ", ".join(METRICS) + ".")
+  metrics: str = option("swd", "Comma-separated metrics: " + ", ".join(METRICS) + "; prdc = "
+                        "precision,recall,density,coverage (metrics/manifold.py; on "
+                        "--feature_extractor features like fid; memorization against the "
+                        "run's whole training split).")
   num_samples: int = option(2000, "Generated images, and real images, per metric (>= 2). "
                              "FID/KID are biased by N: compare numbers made with one N.")
   saved_model: str = option("", "An exported SavedModel of this run (W/saved_model, "
@@ -46,18 +51,23 @@ class Options:
   classifier_epochs: int = option(3, "Epochs of the FID classifier (>= 1).")
   realfake_epochs: int = option(3, "Epochs of the real-vs-fake classifier (>= 1).")
   batch_size: int = option(100, "Batch size for generating images and features (>= 1).")
+  fake_split: str = option("", "Score real images of this split of the run's dataset in G's "
+                           "place (e.g. test): the value each metric gives fresh data, the row "
+                           "to read G's numbers against (memorization's base rate).")
   seed: int = option(0, "Seed of z, labels, real-image order, projections and classifiers.")
   cache_dir: str = option("", "Cache of classifiers and real features; empty = $DCGAN_TF_CACHE "
                            "or ~/.cache/dcgan_tf.")
 
 
 def parse_metrics(text):
+  """--metrics as metric names, aliases expanded, each once in the order given."""
   names = [m.strip() for m in text.split(",") if m.strip()]
-  bad = [m for m in names if m not in METRICS]
+  bad = [m for m in names if m not in METRICS and m not in ALIASES]
   if bad or not names:
     raise UserError(f"--metrics: unknown {', '.join(bad) or '(none given)'}; valid: "
-                     f"{', '.join(METRICS)}")
-  return names
+                     f"{', '.join(METRICS + tuple(ALIASES))}")
+  expanded = [m for name in names for m in ALIASES.get(name, (name,))]
+  return list(dict.fromkeys(expanded))
 
 
 def validate(options: Options):

@@ -9,7 +9,8 @@ evaluated is the one the run samples from (the EMA G when --ema_decay > 0).
   --eval_metrics  auto: fid,kid on the features of the dataset's cached classifier (the one
                   `evaluate --feature_extractor=classifier` trains) when it exists, else swd
                   (no network, no classifier); or any of fid, kid, swd
-  --eval_best     the metric (lower is better) whose best value keeps its checkpoint in
+  --eval_best     the metric (lower is better; default the first of fid, kid, swd evaluated)
+                  whose best value keeps its checkpoint in
                   checkpoints/best/ (never rotated away); best.json beside it holds its step
                   and score; at the end the run exports it as WORKDIR/saved_model_best
                   (+ saved_model_best.json)
@@ -27,6 +28,7 @@ from absl import logging
 from dcgan_tf import atomic
 from dcgan_tf import inference
 from dcgan_tf import models
+from dcgan_tf import config as config_lib
 from dcgan_tf.config import Config
 from dcgan_tf.evaluate import evaluator
 from dcgan_tf.evaluate import options as eval_options
@@ -35,7 +37,8 @@ from dcgan_tf.train.callbacks import Action, crossed
 from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir
 
 EVAL_SEED = 0  # one protocol for every run (evaluate's default --seed), whatever --seed is
-CLASSIFIER_METRICS = ("fid", "kid")
+CLASSIFIER_METRICS = ("fid", "kid")  # auto's choice when the classifier is cached
+FEATURE_METRICS = CLASSIFIER_METRICS + ("precision", "recall", "density", "coverage")
 
 
 def make_context(config: Config, workdir: Workdir, generator, num_classes: int) -> Context:
@@ -65,7 +68,9 @@ class PeriodicEval(Action):
     self.generator = generator  # the live G the context evaluates (or its float32 copy)
     self.gan, self.context, self.metrics, self.writer = gan, context, metrics, writer
     self.every = config.eval_every
-    self.best_metric = config.eval_best or metrics[0]
+    # None: only higher-is-better metrics (precision, ...) are evaluated; no best checkpoint.
+    self.best_metric = config.eval_best or next(
+        (m for m in metrics if m in config_lib.EVAL_BEST_METRICS), None)
     self.best_dir = workdir.best_checkpoint_dir
     self.best_manager = tf.train.CheckpointManager(checkpoint, self.best_dir, max_to_keep=1,
                                                    checkpoint_name=CHECKPOINT_NAME)
@@ -90,8 +95,8 @@ class PeriodicEval(Action):
       tf.summary.scalar("eval/seconds", seconds)
     self.writer.flush()
     self.last_step = step
-    value = values[self.best_metric]
-    better = np.isfinite(value) and (self.best is None or value < self.best["value"])
+    value = values.get(self.best_metric, np.nan)
+    better = bool(np.isfinite(value)) and (self.best is None or value < self.best["value"])
     logging.info("eval at step %d (%.1fs): %s%s", step, seconds,
                  "  ".join(f"{k}={v:.4g}" for k, v in values.items()),
                  f"  (best {self.best_metric} so far)" if better else "")
@@ -99,8 +104,9 @@ class PeriodicEval(Action):
       path = self.best_manager.save(checkpoint_number=step)
       self.best = dict(step=step, metric=self.best_metric, value=value, metrics=values,
                        checkpoint=os.path.relpath(path, os.path.dirname(self.best_dir)),
-                       num_samples=self.context.options.num_samples, seed=EVAL_SEED)
-      if set(values) & set(CLASSIFIER_METRICS):
+                       num_samples=self.context.options.num_samples, seed=EVAL_SEED,
+                       protocol=self.context.protocol())
+      if set(values) & set(FEATURE_METRICS):
         self.best["feature_extractor"] = self.context.extractor.name
       atomic.write_text(os.path.join(self.best_dir, "best.json"),
                         json.dumps(self.best, indent=2, sort_keys=True))

@@ -14,6 +14,7 @@ FID values are only comparable when they were computed with the same features.
                    and one cached classifier.
 """
 
+import hashlib
 import os
 
 import numpy as np
@@ -54,6 +55,15 @@ def _batched(fn, images, batch_size):
   return np.concatenate(feats), np.concatenate(logits)
 
 
+def weights_sha256(model) -> str:
+  """First 16 hex digits of sha256 over a Keras model's weights (protocol records: two
+  extractors with one name but other weights give incomparable numbers)."""
+  digest = hashlib.sha256()
+  for w in model.weights:
+    digest.update(np.ascontiguousarray(w.numpy()).tobytes())
+  return digest.hexdigest()[:16]
+
+
 class KerasInception:
   """weights: "imagenet" (the Keras cache, never downloaded here), a .h5 path, or None
   (random init: meaningless numbers, for tests of the code path only)."""
@@ -72,6 +82,11 @@ class KerasInception:
     self.name = ("inception_v3_keras_imagenet" if weights else "inception_v3_random_init"
                  " (meaningless: code-path test only)")
     self.batch_size = batch_size
+    self.input_resize = f"bilinear to {INCEPTION_SIZE}x{INCEPTION_SIZE}"
+
+  @property
+  def weights_hash(self):
+    return weights_sha256(self.model)
 
   def _forward(self, images):
     # Keras' InceptionV3 takes [-1, 1] input ("tf" preprocessing): our range already.
@@ -118,6 +133,9 @@ class GraphDefInception:
                       f"{self.WEIGHTS}, {self.BIASES} of classify_image_graph_def.pb ({e})") from None
     self.name = "inception_2015_graphdef_pool3 (standard TF FID)"
     self.batch_size = batch_size
+    self.input_resize = "bilinear to 299x299 (inside the graph)"
+    with open(path, "rb") as f:
+      self.weights_hash = hashlib.sha256(f.read()).hexdigest()[:16]
 
   def _forward(self, images):
     pool, weights, biases = self._fn(to_rgb((images + 1.0) * 127.5))  # [-1, 1] -> [0, 255]
@@ -135,6 +153,11 @@ class ClassifierFeatures:
   def __init__(self, model, name, batch_size=256):
     self.model = classifier.feature_model(model)
     self.name, self.batch_size = name, batch_size
+    self.input_resize = "none (the run's image size)"
+
+  @property
+  def weights_hash(self):
+    return weights_sha256(self.model)
 
   def __call__(self, images):
     return _batched(lambda x: self.model(x, training=False), images, self.batch_size)
