@@ -177,9 +177,11 @@ def resolve_jit_compile(mode: str, strategy=None):
 
   auto: on for one replica on a CPU-only machine, where XLA measured faster than
   TensorFlow's default kernels for every policy (1.3-1.5x, docs/results.md) at a
-  one-off compile of ~5-15 s; off under a tf.distribute strategy (Keras cannot
-  jit-compile a distributed step); elsewhere Keras' own choice ("auto": on for one
-  GPU/TPU).
+  one-off compile of ~5-15 s; off under a multi-replica tf.distribute strategy (Keras
+  cannot jit-compile a distributed step); on under the one-GPU OneDeviceStrategy (Keras'
+  "auto" turns XLA off under any strategy, though one replica compiles as one device
+  does: tests train both ways bit-equal on the CPU); elsewhere Keras' own choice ("auto":
+  on for one GPU/TPU).
   """
   if mode == "on":
     return True
@@ -188,6 +190,8 @@ def resolve_jit_compile(mode: str, strategy=None):
   if strategy is not None and (strategy.num_replicas_in_sync > 1 or isinstance(
       strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy))):
     return False
+  if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+    return True
   if not any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
     return True
   return "auto"

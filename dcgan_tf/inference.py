@@ -71,16 +71,19 @@ class ExportedGenerator:
   images.to_uint8 of the result is the served image.
   """
 
-  def __init__(self, path: str, num_classes: int):
+  def __init__(self, path: str, num_classes: int, max_batch: int):
     self.serve = tf.saved_model.load(path).signatures["serving_default"]
-    self.num_classes = num_classes
+    self.num_classes, self.max_batch = num_classes, max_batch
 
   def __call__(self, z, labels=None, training=False):
     del training  # the export is inference-only
-    inputs = dict(z=tf.convert_to_tensor(z, tf.float32))
-    if self.num_classes:
-      inputs["labels"] = tf.convert_to_tensor(labels, tf.int32)
-    return tf.cast(self.serve(**inputs)["images"], tf.float32) / 127.5 - 1.0
+    out = []
+    for start in range(0, len(z), self.max_batch):  # the export refuses larger requests
+      inputs = dict(z=tf.convert_to_tensor(z[start:start + self.max_batch], tf.float32))
+      if self.num_classes:
+        inputs["labels"] = tf.convert_to_tensor(labels[start:start + self.max_batch], tf.int32)
+      out.append(self.serve(**inputs)["images"])
+    return tf.cast(tf.concat(out, 0), tf.float32) / 127.5 - 1.0
 
 
 # Metadata fields that must equal the run's for an export to stand in for its G.
@@ -98,13 +101,16 @@ def load_export(workdir: str, saved_model: str) -> Run:
     info = metadata.read(saved_model)
   except UserError as e:
     raise UserError(f"--saved_model: {e}") from None
+  if info.get("format", "savedmodel") != "savedmodel":
+    raise UserError(f"--saved_model: {saved_model} is a {info['format']} export; give a "
+                    "SavedModel folder")
   expected = dict({k: getattr(config, k) for k in _MATCHED}, num_classes=num_classes)
   wrong = [k for k, v in expected.items() if info.get(k) != v]
   if wrong:
     k = wrong[0]
     raise UserError(f"--saved_model: {saved_model} has {k}={info.get(k)!r}, the run in "
                     f"{workdir} {k}={expected[k]!r}; export this run's generator")
-  generator = ExportedGenerator(saved_model, num_classes)
+  generator = ExportedGenerator(saved_model, num_classes, info["max_batch"])
   logging.info("Loaded the export %s (step %d, %s generator)", saved_model, info["step"],
                info["generator"])
   return Run(wd, config, generator, None, num_classes, info["step"],

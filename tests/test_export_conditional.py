@@ -108,3 +108,24 @@ def test_conditional_converted_files_keep_their_labels(exported, fmt):
   assert got.shape == expected.shape and np.abs(got.astype(int) - expected).max() <= 1
   other = convert.run_file(path, [z, np.zeros(4, np.int32)])
   assert np.abs(other[1:].astype(int) - got[1:]).max() > 8  # the labels input is used
+
+
+def test_every_conditional_signature_uses_its_label(exported):
+  import numpy as np
+  import tensorflow as tf
+  m = tf.saved_model.load(exported[0]).signatures
+  args = lambda label: dict(num=tf.constant(3), seed=tf.constant(7, tf.int64),
+                            label=tf.constant(label))
+  with tf.device("/CPU:0"):  # bit-equal comparisons: the CPU's deterministic kernels
+    for label in (3, 4):
+      images = m["generate"](**args(label))["images"].numpy()
+      pngs = m["generate_png"](**args(label))["png_bytes"].numpy()
+      assert np.array_equal(np.stack([tf.io.decode_png(p).numpy() for p in pngs]), images)
+      truncated = m["generate_truncated"](truncation=tf.constant(0.5), **args(label))
+      replay = m["serving_default"](z=truncated["z"], labels=tf.fill([3], label))["images"]
+      assert np.array_equal(replay, truncated["images"])
+    other = m["generate_truncated"](truncation=tf.constant(0.5), **args(4))["images"].numpy()
+    assert np.abs(other.astype(int) - m["generate_truncated"](
+        truncation=tf.constant(0.5), **args(3))["images"].numpy()).max() > 8
+  with pytest.raises(tf.errors.InvalidArgumentError, match="one entry per row of z"):
+    m["serving_default"](z=tf.zeros([4, 16]), labels=tf.zeros([3], tf.int32))

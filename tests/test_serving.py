@@ -110,6 +110,13 @@ def test_requests_above_the_limit_fail_before_allocating(workdir, tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"num must be in \[0, 8\]"):
       m.signatures[name](num=tf.constant(2_000_000_000), seed=seed)
   assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 64 * 1024
+  # Read back as G (sample/evaluate --saved_model), the export is called in batches it
+  # accepts; and a limit of 1 still exports (its own check sends 1 image).
+  from dcgan_tf import inference
+  run = inference.load_run(workdir, saved_model=small)
+  assert inference.generate(run, np.zeros([20, LATENT], np.float32)).shape == (20, 32, 32, 1)
+  one = tf.saved_model.load(_export(workdir, str(tmp_path / "one"), max_batch=1))
+  assert one.signatures["generate"](num=tf.constant(1), seed=seed)["images"].shape[0] == 1
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -162,6 +169,9 @@ def test_publish_keeps_the_newest_versions_and_replaces_a_step(tmp_path):
   serving.publish(str(model), base, 20, keep=2)
   assert open(os.path.join(base, "20", "saved_model.pb")).read() == "again"
   assert sorted(os.listdir(base)) == ["15", "20"]
+  # An older step published after newer ones is kept (and warned about), not pruned at once.
+  serving.publish(str(model), base, 3, keep=2)
+  assert serving.versions(base) == [3, 20]
   with pytest.raises(ValueError, match="step >= 0"):
     serving.publish(str(model), base, -1, keep=2)
 
@@ -248,3 +258,6 @@ def test_an_export_of_another_model_is_refused(workdir, tmp_path):
   assert json.load(open(metadata.path_of(other)))["format_version"] == 99  # round-trip
   with pytest.raises(UserError, match="--saved_model: no readable dcgan_tf metadata"):
     inference.load_run(workdir, saved_model=str(tmp_path))
+  metadata.write(other, dict(info, format="onnx"))
+  with pytest.raises(UserError, match="is a onnx export; give a SavedModel"):
+    inference.load_run(workdir, saved_model=other)

@@ -4,8 +4,8 @@ difference to the SavedModel's images for the same z.
 
 The generator is the bench's network (the DCGAN paper's 64x64 RGB G by default) with its
 seeded initial weights: size and speed do not depend on training, and the difference
-check is the one each export runs. Load time is the first load in a process that has
-TensorFlow imported (the serving case), median of `rounds` for the faster runtimes.
+check is the one each export runs. Load time: the median of `rounds` loads in a process
+that has TensorFlow imported (the first pays no extra: TensorFlow is already up).
 """
 
 import os

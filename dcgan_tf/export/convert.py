@@ -112,7 +112,7 @@ def export_file(generator, path: str, fmt: str, config: Config, num_classes: int
       raise RuntimeError(f"{fmt} export check failed: {got.dtype}{got.shape}, "
                          f"{diff} grey levels from the generator (at most 1 expected)")
   metadata_lib.write(path, metadata_lib.describe(
-      config, num_classes, step=step, ema=ema, max_batch=fixed or 0, format=fmt,
+      config, num_classes, step=step, ema=ema, max_batch=None, format=fmt,
       batch=fixed or "dynamic", inputs=[s.name for s in specs]))
   logging.info("Exported and checked %s at %s (%d grey levels from the generator)", fmt, path,
                diff)

@@ -21,7 +21,8 @@ FORMAT_VERSION = 1  # bumped when a key changes meaning; readers refuse a newer 
 def describe(config: Config, num_classes: int, *, step: int, ema: bool, scores=None,
              max_batch: int, **extra) -> dict:
   """The metadata dict. step: the checkpoint's generator steps (-1 unknown); scores: the
-  evaluation results the export was chosen by (best.json), or None."""
+  evaluation results the export was chosen by (best.json), or None; max_batch: the
+  request limit (None: the format has none)."""
   import keras
   import tensorflow as tf
   import dcgan_tf

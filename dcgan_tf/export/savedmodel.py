@@ -27,13 +27,15 @@ from dcgan_tf.export import warmup
 from dcgan_tf.export.options import ExportOptions
 
 
-def verify(path: str, config: Config, num_classes: int = 0):
+def verify(path: str, config: Config, num_classes: int = 0,
+           max_batch: int = signatures.DEFAULT_MAX_BATCH):
   """Loads the SavedModel and calls every signature once; raises if anything is off."""
   loaded = tf.saved_model.load(path)
-  expected = (2, config.image_size, config.image_size, config.channels)
+  num = min(2, max_batch)
+  expected = (num, config.image_size, config.image_size, config.channels)
   for name in signatures.SIGNATURES:
     out = loaded.signatures[name](**signatures.example_inputs(name, config.latent_dim,
-                                                              num_classes))
+                                                              num_classes, num))
     if name == "generate_png":
       got = tf.stack([tf.io.decode_png(png, channels=config.channels) for png in out["png_bytes"]])
     else:
@@ -64,7 +66,7 @@ def export_generator(generator, path: str, config: Config, num_classes: int = 0,
     metadata_lib.write(tmp, info)
     warmup.write(os.path.join(extra, warmup.FILE_NAME), config.latent_dim, num_classes,
                  max_batch)
-    verify(tmp, config, num_classes)
+    verify(tmp, config, num_classes, max_batch)
   logging.info("Exported and verified SavedModel at %s", path)
   return path
 

@@ -3,8 +3,11 @@
 TensorFlow Serving loads only integer-named subfolders of --model_base_path and by default
 serves the highest ("No versions of servable found under base path" otherwise). A version
 is copied in under a temporary name that is not an integer, so a server polling the base
-never sees half a version, then renamed; the oldest versions beyond `keep` are removed, as
-checkpoints are. Re-exporting a step replaces that version.
+never sees half a version, then renamed. Kept: the version just published and the newest
+keep - 1 others (so an older step published after newer ones stays, with a warning: a
+server serves the highest version unless its version policy says otherwise). Re-exporting
+a step replaces that folder (briefly absent between two renames); a running server that
+already loaded that version keeps its copy: publish a new step to roll out.
 """
 
 import os
@@ -32,7 +35,14 @@ def publish(saved_model: str, base: str, version: int, keep: int) -> str:
   path = os.path.join(base, str(version))
   with atomic.replacing(path) as tmp:
     shutil.copytree(saved_model, tmp)
-  for old in versions(base)[:-keep]:
+  present = versions(base)
+  others = [v for v in present if v != version]  # kept: `version` + the newest keep - 1
+  for old in others[:max(0, len(others) - (keep - 1))]:
     shutil.rmtree(os.path.join(base, str(old)), ignore_errors=True)
-  logging.info("Published TF Serving version %s", path)
+  if version != present[-1]:
+    logging.warning("Published TF Serving version %s below the newest, %d: a server on %s "
+                    "serves version %d unless its version policy names %d", path, present[-1],
+                    base, present[-1], version)
+  else:
+    logging.info("Published TF Serving version %s", path)
   return path

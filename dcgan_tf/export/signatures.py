@@ -13,7 +13,7 @@ Conditional generators (num_classes > 0) take `labels int32 [None]` in serving_d
 Checks, each an InvalidArgumentError naming the rule, run before anything is allocated:
   - a batch (num, or the rows of z) in [0, max_batch], max_batch fixed at export;
   - z finite (NaN or inf would give black or saturated images without a word);
-  - labels in [0, num_classes) (unchecked, the embedding lookup fails deep inside on a CPU
+  - one label per row of z, each in [0, num_classes) (unchecked, the embedding lookup fails deep inside on a CPU
     and returns an all-zero embedding on a GPU);
   - truncation > 0.
 `generate*` draw z with stateless ops seeded by `seed` only: a seed gives the same z for
@@ -108,7 +108,12 @@ def build_archive(generator, latent_dim: int, num_classes: int = 0,
   # only by that trailing input).
   def serve(z, *labels):
     z = _checked_z(z, max_batch)
-    return {"images": images(z, _checked_labels(labels[0], num_classes) if labels else None)}
+    if not labels:
+      return {"images": images(z, None)}
+    with tf.control_dependencies([tf.debugging.assert_equal(
+        tf.shape(labels[0])[0], tf.shape(z)[0],
+        message="labels must have one entry per row of z")]):
+      return {"images": images(z, _checked_labels(labels[0], num_classes))}
 
   def generate(num, seed, *label):
     return {"images": images(*drawn(num, seed, label))}
