@@ -164,6 +164,28 @@ def test_truncation_rows_share_their_noise_and_shrink_it(workdir, tmp_path):
   assert np.abs(rows[0].astype(int) - expected).max() <= 1
 
 
+def test_nearest_rows_put_each_sample_beside_its_nearest_training_images(workdir, tmp_path,
+                                                                        monkeypatch):
+  from dcgan_tf import inference
+  from dcgan_tf.evaluate import context
+  from dcgan_tf.sample import pictures
+  out = str(tmp_path / "nearest.png")
+  summary = make_picture(workdir, "nearest", out, num=2)
+  distances = np.array(summary["nearest_distances"])
+  assert _png(out).shape == (2 * 34 + 2, 4 * 34 + 2, 1)
+  assert distances.shape == (2, 3) and np.all(np.diff(distances, axis=1) >= 0)  # nearest first
+  # A "generator" that returns training images: each row's first neighbour is the sample
+  # itself, at distance 0, and the tile's first two cells are equal.
+  run = inference.load_run(workdir)
+  train = context.load_images(run.config, None, 0)[0]
+  monkeypatch.setattr(pictures, "generate", lambda run, z, labels=None: train[5:5 + len(z)])
+  tile, copied = pictures.nearest_rows(run, num=2)
+  # Distance 0 up to the expansion |a|^2 + |b|^2 - 2ab in float64: |a|^2 ~ 1e3 leaves
+  # ~1e-13, ~1e-6 after the square root; distinct digits are > 1 apart.
+  assert np.all(copied[:, 0] < 1e-5) and np.all(copied[:, 1] > 1)
+  assert np.array_equal(_cell(tile, 1, 0), _cell(tile, 1, 1))
+
+
 def test_cli_writes_png(workdir, tmp_path):
   out = str(tmp_path / "cli.png")
   result = run_module("dcgan_tf.sample", f"--workdir={workdir}", "--mode=interpolate",

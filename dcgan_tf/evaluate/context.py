@@ -136,8 +136,18 @@ class Context:
     return inference.generate(self.run, z, self.fake_labels)
 
   @functools.cached_property
+  def _real_images(self):
+    return load_images(self.config, self.options.num_samples, self.options.seed)
+
+  @property
   def real(self):
-    return load_images(self.config, self.options.num_samples, self.options.seed)[0]
+    """float32 [num_samples, S, S, C] in [-1, 1] of --real_split (or the run's split)."""
+    return self._real_images[0]
+
+  @property
+  def real_labels(self):
+    """int32 [num_samples]: their labels (all 0 for unlabelled data)."""
+    return self._real_images[1]
 
   @functools.cached_property
   def extractor(self):
@@ -230,7 +240,8 @@ class Context:
     o = self.options
     loaded = self.__dict__
     protocol = dict(generated=len(loaded["fake"]) if "fake" in loaded else o.num_samples,
-                    real=len(loaded["real"]) if "real" in loaded else o.num_samples, seed=o.seed,
+                    real=len(loaded["_real_images"][0]) if "_real_images" in loaded
+                    else o.num_samples, seed=o.seed,
                     real_split=f"{self.config.dataset}:{self.config.split}",
                     resize=f"bilinear, antialiased, center crop to {self.config.image_size}",
                     generator=("real:" + o.fake_split) if o.fake_split else

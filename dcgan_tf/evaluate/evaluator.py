@@ -110,6 +110,26 @@ def _manifold_metric(name):
   return metric
 
 
+def metric_intra_fid(ctx):
+  """Conditional runs: FID per class (the class's real images against the samples asked for
+  that class), on the extractor's features; value = the mean over classes, with the worst.
+  Per-class sets are ~N / classes images: compare numbers made with one --num_samples."""
+  if not ctx.run.num_classes:
+    raise UserError("--metrics=intra_fid: needs a conditional run (--variant=cdcgan)")
+  real, fake = ctx.real_features[0], ctx.fake_features[0]
+  per_class = {}
+  for c in range(ctx.run.num_classes):
+    r, f = real[ctx.real_labels == c], fake[ctx.fake_labels == c]
+    if min(len(r), len(f)) >= 2:
+      per_class[str(c)] = fid_lib.fid(r, f)
+  if not per_class:
+    raise UserError("--metrics=intra_fid: fewer than 2 images per class; raise --num_samples")
+  worst = max(per_class, key=per_class.get)
+  return _with_extractor(ctx, dict(value=float(np.mean(list(per_class.values()))),
+                                   worst=per_class[worst], worst_class=int(worst),
+                                   per_class=per_class))
+
+
 def metric_memorization(ctx):
   """The share of samples nearer a training image than the rule of metrics/manifold.py
   allows, in feature space, against the run's whole training split."""
@@ -120,6 +140,7 @@ def metric_memorization(ctx):
 METRIC_FNS = {"fid": metric_fid, "kid": metric_kid, "is": metric_is, "swd": metric_swd,
               "svm": metric_svm, "realfake": metric_realfake,
               "class_accuracy": metric_class_accuracy, "memorization": metric_memorization,
+              "intra_fid": metric_intra_fid,
               **{name: _manifold_metric(name)
                  for name in ("precision", "recall", "density", "coverage")}}
 

@@ -7,7 +7,7 @@ from dcgan_tf.config import option
 from dcgan_tf.errors import UserError
 
 METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy", "precision",
-           "recall", "density", "coverage", "memorization")
+           "recall", "density", "coverage", "memorization", "intra_fid")
 ALIASES = {"prdc": ("precision", "recall", "density", "coverage")}  # one name for the four
 FEATURE_EXTRACTORS = ("inception", "classifier")
 SVM_FEATURES = ("all", "last")  # D layers the SVM reads: every conv layer, or the last

@@ -6,7 +6,7 @@ import dataclasses
 from dcgan_tf.config import option
 from dcgan_tf.errors import UserError
 
-MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves", "truncation")
+MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves", "truncation", "nearest")
 DEFAULT_TRUNCATIONS = "0.25,0.5,1,2"
 
 @dataclasses.dataclass
@@ -24,7 +24,9 @@ class SampleOptions:
       "groups are random unless --z_from/--groups pick images of a grid. kernels: the first "
       "D layer's filters (gray = 0). curves: D/G losses, D outputs and evaluation scalars "
       "over training. truncation: one row of --num (default 8) samples per t of "
-      "--truncation, the same noise in each column (quality against diversity at a glance).")
+      "--truncation, the same noise in each column (quality against diversity at a glance). "
+      "nearest: --num (default 8) rows, each a sample followed by its 3 nearest training "
+      "images in pixels (the run's whole training split): copying shows as twins.")
   out: str = option(None, "Output PNG path.", required=True)
   num: int = option(0, "grid: images (default 64); interpolate / arithmetic: rows "
                      "(default 8 / 4).")

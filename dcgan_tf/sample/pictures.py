@@ -1,5 +1,5 @@
 """Pictures from a trained workdir: sample grids, latent interpolations, latent arithmetic,
-the first D layer's kernels and the loss curves. Each is written as a PNG and as a
+the first D layer's kernels, the loss curves, truncation rows and nearest training images. Each is written as a PNG and as a
 TensorBoard image (WORKDIR/tensorboard/sample, at the checkpoint's step).
 """
 
@@ -95,6 +95,21 @@ def interpolation(run: Run, rows=8, steps=10, seed=0, spherical=True):
   return _tile(np.concatenate(images), rows)
 
 
+def nearest_rows(run: Run, num=8, seed=0, neighbours=3):
+  """`num` rows: a sample, then its `neighbours` nearest training images by pixel distance
+  (the run's whole training split; evaluate's memorization measures the same in features).
+  Returns (uint8 tile, the distances [num, neighbours] in [-1, 1] pixel units)."""
+  from dcgan_tf.evaluate import context  # the evaluation's image loader (seeded, whole split)
+  from dcgan_tf.evaluate.metrics import manifold
+  z = latent(num, run.config.latent_dim, seed)
+  samples = generate(run, z, images_lib.grid_labels(num, run.num_classes))
+  train = context.load_images(run.config, None, seed)[0]
+  index, distances = manifold.nearest(train.reshape(len(train), -1),
+                                      samples.reshape(num, -1), neighbours)
+  rows = [np.concatenate([samples[i:i + 1], train[index[i]]]) for i in range(num)]
+  return _tile(np.concatenate(rows), num), distances
+
+
 def parse_groups(text):
   """'0,1,2:3,4,5:6,7,8' -> [[0, 1, 2], [3, 4, 5], [6, 7, 8]] (groups A, B, C)."""
   try:
@@ -187,6 +202,9 @@ def make_picture(options: SampleOptions) -> dict:
       summary["interpolation"] = "linear" if o.lerp else "spherical"
     elif o.mode == "arithmetic":
       image = arithmetic(run, o.num or 4, o.seed, z_from=o.z_from, groups=o.groups)
+    elif o.mode == "nearest":
+      image, distances = nearest_rows(run, o.num or 8, o.seed)
+      summary["nearest_distances"] = np.round(distances, 4).tolist()
     elif o.mode == "truncation":
       summary["truncation"] = truncations(o)
       image = truncation_rows(run, summary["truncation"], o.num or 8, o.seed)
