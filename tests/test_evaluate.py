@@ -262,3 +262,20 @@ def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
   reference = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd",
                                          fake_split="train"))
   assert reference["protocol"]["generator"] == "real:train"
+
+
+def test_truncation_curve_scores_each_t_and_plots_it(workdir, options, tmp_path):
+  import tensorflow as tf
+  from dcgan_tf.evaluate import evaluator
+  results = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd",
+                                       truncation="0.05,3"))
+  curve = results["truncation_curve"]
+  assert [row["truncation"] for row in curve] == [0.05, 3.0] and set(curve[0]) == {
+      "truncation", "swd"}
+  # z within +-0.05 collapses G onto nearly one image: far from the real digits' spread.
+  assert curve[0]["swd"] > 1.2 * curve[1]["swd"]  # measured 1.43x (a 2-step G, half collapsed)
+  assert results["protocol"]["truncation"] is None  # results["metrics"]: untruncated
+  png = tf.io.decode_png(open(results["truncation_plot"], "rb").read()).numpy()
+  assert png.shape[0] > 100 and png.std() > 0
+  with pytest.raises(UserError, match="--truncation: want"):
+    evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd", truncation="0,1"))

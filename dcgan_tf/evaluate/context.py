@@ -13,11 +13,13 @@ import os
 import re
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from dcgan_tf import atomic
 from dcgan_tf import data as data_lib
 from dcgan_tf import inference
+from dcgan_tf import noise
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
 from dcgan_tf.evaluate.metrics import extractors
@@ -108,6 +110,7 @@ class Context:
     # Real images and the feature classifier come from --real_split of the run's dataset.
     self.config = run.config.replace(split=options.real_split or run.config.split)
     self.cache = cache_dir(options)
+    self.truncation = None  # t > 0: G's z truncated at t (evaluate --truncation); refresh()
 
   @functools.cached_property
   def _fake_split_images(self):
@@ -132,7 +135,12 @@ class Context:
     real images."""
     if self.options.fake_split:
       return self._fake_split_images[0]
-    z = inference.latent(self.options.num_samples, self.config.latent_dim, self.options.seed)
+    o = self.options
+    if self.truncation is None:
+      z = inference.latent(o.num_samples, self.config.latent_dim, o.seed)
+    else:  # the z of the export's generate_truncated(num, seed, t) (noise.py)
+      z = noise.normal(o.num_samples, self.config.latent_dim, o.seed,
+                       tf.constant(self.truncation, tf.float32)).numpy()
     return inference.generate(self.run, z, self.fake_labels)
 
   @functools.cached_property
@@ -245,7 +253,7 @@ class Context:
                     real_split=f"{self.config.dataset}:{self.config.split}",
                     resize=f"bilinear, antialiased, center crop to {self.config.image_size}",
                     generator=("real:" + o.fake_split) if o.fake_split else
-                    ("ema" if self.run.ema else "trained"))
+                    ("ema" if self.run.ema else "trained"), truncation=self.truncation)
     if "extractor" in self.__dict__:  # only when a metric used features
       protocol.update(feature_extractor=self.extractor.name,
                       extractor_weights_sha256=self.extractor.weights_hash,

@@ -21,7 +21,7 @@ from dcgan_tf import models
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
 from dcgan_tf.evaluate.context import Context, svm_data
-from dcgan_tf.evaluate.options import Options, parse_metrics, validate
+from dcgan_tf.evaluate.options import Options, parse_metrics, truncations, validate
 from dcgan_tf.evaluate.metrics import fid as fid_lib
 from dcgan_tf.evaluate.metrics import inception_score as is_lib
 from dcgan_tf.evaluate.metrics import kid as kid_lib
@@ -191,6 +191,41 @@ def write_results(workdir, results, prefix="step"):
   return path
 
 
+def truncation_curve(ctx, names, values):
+  """[{truncation: t, metric: value, ...}] of G with z truncated at each t in `values`
+  (the untruncated numbers stay in results["metrics"])."""
+  rows = []
+  for t in values:
+    ctx.truncation = t
+    ctx.refresh()
+    rows.append(dict(truncation=t, **{n: float(METRIC_FNS[n](ctx)["value"]) for n in names}))
+    logging.info("truncation %g: %s", t, rows[-1])
+  ctx.truncation = None
+  ctx.refresh()
+  return rows
+
+
+def plot_truncation_curve(rows, path, title=""):
+  """One panel per metric over t (log axis); written atomically as a PNG at `path`."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+  names = [k for k in rows[0] if k != "truncation"]
+  fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+  ts = [r["truncation"] for r in rows]
+  for ax, name in zip(axes[0], names):
+    ax.plot(ts, [r[name] for r in rows], "o-")
+    ax.set_xscale("log")
+    ax.set_xlabel("truncation t")
+    ax.set_title(name)
+  fig.suptitle(title)
+  fig.tight_layout()
+  with atomic.replacing(path) as tmp:
+    fig.savefig(tmp, format="png", dpi=100)
+  plt.close(fig)
+  return path
+
+
 def evaluate(options: Options) -> dict:
   """Runs the requested metrics on one checkpoint; returns (and writes) the results dict."""
   validate(options)
@@ -212,7 +247,14 @@ def evaluate(options: Options) -> dict:
     logging.info("%s: %s (%.1fs)", name, results["metrics"][name]["value"],
                  results["seconds"][name])
   results["protocol"] = ctx.protocol()
+  curve = truncation_curve(ctx, names, truncations(options))
+  if curve:
+    results["truncation_curve"] = curve
   # An export's scores are kept apart from its checkpoint's (eval/export_step_N.json).
   results["file"] = write_results(run.workdir, results,
                                   "export_step" if options.saved_model else "step")
+  if curve:
+    results["truncation_plot"] = plot_truncation_curve(
+        curve, os.path.join(run.workdir.eval_dir, f"truncation_step_{run.step:07d}.png"),
+        f"{run.config.dataset} {run.config.variant}, step {run.step}")
   return results

@@ -52,6 +52,10 @@ class Options:
   classifier_epochs: int = option(3, "Epochs of the FID classifier (>= 1).")
   realfake_epochs: int = option(3, "Epochs of the real-vs-fake classifier (>= 1).")
   batch_size: int = option(100, "Batch size for generating images and features (>= 1).")
+  truncation: str = option("", "Comma-separated t > 0 (e.g. 0.5,1,2): also score G with z "
+                           "truncated at each t (the export's generate_truncated): the "
+                           "quality/diversity curve, in the JSON's truncation_curve and "
+                           "W/eval/truncation_step_N.png. Empty = none.")
   fake_split: str = option("", "Score real images of this split of the run's dataset in G's "
                            "place (e.g. test): the value each metric gives fresh data, the row "
                            "to read G's numbers against (memorization's base rate).")
@@ -71,8 +75,23 @@ def parse_metrics(text):
   return list(dict.fromkeys(expanded))
 
 
+def truncations(options: Options) -> list:
+  """--truncation as floats > 0 ([] when empty); UserError naming the flag otherwise."""
+  try:
+    values = [float(t) for t in options.truncation.split(",")] if options.truncation else []
+  except ValueError:
+    values = [0.0]
+  if not all(t > 0 for t in values):  # also NaN
+    raise UserError(f"--truncation: want comma-separated numbers > 0, got "
+                    f"{options.truncation!r}")
+  if values and options.fake_split:
+    raise UserError("--truncation: scores G's samples; --fake_split replaces them")
+  return values
+
+
 def validate(options: Options):
   parse_metrics(options.metrics)
+  truncations(options)
   if options.feature_extractor not in FEATURE_EXTRACTORS:
     raise UserError(f"--feature_extractor: got {options.feature_extractor!r}; valid: "
                      f"{', '.join(FEATURE_EXTRACTORS)}")

@@ -20,7 +20,7 @@ from dcgan_tf.workdir import Workdir
 CURVE_PANELS = (("losses", ("d_loss", "g_loss")),
                 ("discriminator outputs (sigmoid D, in [0, 1])", ("d_real", "d_fake")))
 # Evaluation scalars (evaluate.evaluator.scalars tags, first path part) where higher is better.
-HIGHER_IS_BETTER = ("svm", "is")
+HIGHER_IS_BETTER = ("svm", "is", "precision", "recall", "coverage", "class_accuracy")
 
 
 def read_scalars(logdir):
