@@ -71,7 +71,9 @@ def test_auto_metrics_use_a_cached_classifier_only(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("overrides,flag", [
     (dict(eval_metrics="swd,bogus"), "--eval_metrics"), (dict(eval_every=-1), "--eval_every"),
-    (dict(eval_metrics="swd", eval_best="fid"), "--eval_best"), (dict(eval_samples=1),
+    (dict(eval_metrics="swd", eval_best="fid"), "--eval_best"),
+    (dict(eval_metrics="precision,fid", eval_best="precision"), "lower-is-better"),
+    (dict(eval_samples=1),
                                                                  "--eval_samples"),
     (dict(eval_every=10, strategy="multiworker"), "--eval_every")])
 def test_eval_flags_are_checked(overrides, flag):
