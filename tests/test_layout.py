@@ -34,3 +34,20 @@ def test_readme_layout_lists_every_module_and_nothing_else():
   assert modules - listed - metrics == set(), "modules missing from README's layout"
   scripts = set(os.listdir(os.path.join(REPO, "scripts")))
   assert listed - modules - scripts == set(), "README lists files that do not exist"
+
+
+def test_training_imports_no_evaluation_or_converter_code():
+  """The train entry point and its library import neither the metrics (evaluate/: SVMs,
+  Inception extractors) nor the ONNX converter; they load when --eval_every or
+  `export --format=onnx` asks. (scikit-learn itself is imported by Keras 3.15's own
+  `keras.wrappers` whenever it is installed, so it is not checked here.)"""
+  import json
+  import subprocess
+  import sys
+  code = ("import json, sys; import dcgan_tf.train.__main__, dcgan_tf.train.loop; "
+          "print(json.dumps(sorted(m for m in sys.modules if m.startswith("
+          "('dcgan_tf.evaluate', 'dcgan_tf.export.convert', 'tf2onnx', 'onnx')))))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=REPO))
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert json.loads(out.stdout.strip().splitlines()[-1]) == []

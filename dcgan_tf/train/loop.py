@@ -33,7 +33,7 @@ from dcgan_tf import images
 from dcgan_tf import models
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel, serving
-from dcgan_tf.train import build, callbacks, distribute, ema, evaluation, faults
+from dcgan_tf.train import build, callbacks, distribute, ema, faults
 from dcgan_tf.workdir import Workdir
 
 
@@ -107,6 +107,9 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
                                         checkpoints.saved_variables(gan, fixed_noise))
   periodic_eval = []
   if config.eval_every:
+    # Here, not at the top: evaluation pulls in the metrics (scikit-learn, the Inception
+    # extractors), which a run without --eval_every never needs.
+    from dcgan_tf.train import evaluation
     context = evaluation.make_context(config, out, sample_generator, num_classes)
     metrics = evaluation.resolve_metrics(config, context)
     if config.eval_best and config.eval_best not in metrics:
@@ -178,7 +181,10 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
         ema=gan.ema_generator is not None)
     summary["serving"] = serving.publish(summary["saved_model"], out.serving_dir, final_step,
                                          config.keep_checkpoints)
-    best = evaluation.read_best(out) if config.eval_every else None
+    best = None
+    if config.eval_every:
+      from dcgan_tf.train import evaluation
+      best = evaluation.read_best(out)
     if best is not None:
       summary["saved_model_best"] = savedmodel.export_best(out, best, config, num_classes)
   summary["wall_s"] = time.perf_counter() - t_start
