@@ -250,6 +250,10 @@ def validate(config: Config) -> None:
   metrics = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]
   check(metrics == ["auto"] or metrics and set(metrics) <= set(EVAL_METRICS), "eval_metrics",
         f"got {config.eval_metrics!r}; valid: auto, or any of {', '.join(EVAL_METRICS)}")
+  check(config.eval_samples > 5 or not set(metrics) & {"precision", "recall", "density",
+                                                       "coverage"}, "eval_samples",
+        f"precision, recall, density and coverage need more than 5 (k nearest neighbours), "
+        f"got {config.eval_samples}")
   check(not config.eval_best or config.eval_best in EVAL_BEST_METRICS and (
       metrics == ["auto"] or config.eval_best in metrics), "eval_best",
         f"got {config.eval_best!r}; valid: one of --eval_metrics ({config.eval_metrics}) "

@@ -258,10 +258,12 @@ def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
   saved = json.load(open(third["file"]))
   assert set(saved["metrics"]) == {"swd"} and saved["protocol"]["generated"] == 40
   assert any("another protocol (generated, real)" in r.getMessage() for r in caplog.records)
-  # --fake_split: real images in G's place, recorded as such.
+  # --fake_split: real images in G's place, recorded as such; never the real images' split.
   reference = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd",
-                                         fake_split="train"))
-  assert reference["protocol"]["generator"] == "real:train"
+                                         real_split="train[:900]", fake_split="train[900:]"))
+  assert reference["protocol"]["generator"] == "real:train[900:]"
+  with pytest.raises(UserError, match="--fake_split: 'train' is the split the real images"):
+    evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd", fake_split="train"))
 
 
 def test_truncation_curve_scores_each_t_and_plots_it(workdir, options, tmp_path):

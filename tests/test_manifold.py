@@ -85,3 +85,16 @@ def test_memorization_flags_copies_and_not_fresh_draws():
   # four sd.
   assert fresh["base_rate"] == 0.05 and fresh["value"] == pytest.approx(0.05, abs=0.02)
   assert fresh["threshold"] < fresh["median_train_nearest_distance"]
+
+
+def test_memorization_threshold_ignores_duplicates_inside_the_training_set():
+  """20% exact duplicates in the training set: their own nearest distance is 0, which would
+  make the 5% quantile 0; the rule takes it over the distinct distances instead."""
+  base = _gaussian(1600, seed=11)
+  train = np.concatenate([base, base[:400]])
+  values = manifold.memorization(train, train[::-1])
+  assert values["threshold"] > 0 and values["value"] == 1.0
+  fresh = manifold.memorization(train, _gaussian(2000, seed=12))
+  # The duplicated 400 attract fresh draws no more than the others: the base rate, within
+  # four binomial sd of 2,000 draws (0.02), as in the test above.
+  assert fresh["value"] == pytest.approx(0.05, abs=0.02)

@@ -43,7 +43,7 @@ def _slug(*parts) -> str:
   return safe
 
 
-def load_images(config, num, seed, split=None, dataset=None):
+def load_images(config, num, seed, split=None, dataset=None, augment=True):
   """Up to `num` (None: all) preprocessed images of a dataset: (float32 [n, S, S, C] in [-1, 1],
   int32 [n], num_classes); S and C are the run's.
 
@@ -53,6 +53,8 @@ def load_images(config, num, seed, split=None, dataset=None):
   """
   cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
                        cache="none", shuffle_buffer=1)  # a buffer of 1: the split's own order
+  if not augment:  # the images as stored (memorisation looks for copies of these)
+    cfg = cfg.replace(random_flip=False, mnist_augment=False)
   # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
   ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=0, repeat=False)
   rng = np.random.default_rng(seed)
@@ -117,6 +119,9 @@ class Context:
     """--fake_split: (images, labels) of real images scored in G's place (a reference row:
     what each metric gives for fresh data), drawn with another seed than the real images."""
     o = self.options
+    if o.fake_split == self.config.split:
+      raise UserError(f"--fake_split: {o.fake_split!r} is the split the real images come "
+                      "from; give a held-out one (e.g. test), or --real_split=another")
     images, labels, _ = load_images(self.run.config, o.num_samples, o.seed + 2,
                                     split=o.fake_split)
     return images, labels
@@ -213,6 +218,8 @@ class Context:
     data / extractor and its weights / N / seed."""
     key = _slug(config.dataset, config.split,
                 f"{config.image_size}x{config.image_size}x{config.channels}",
+                f"crop{config.center_crop}", f"flip{int(config.random_flip)}",
+                f"aug{int(config.mnist_augment)}",
                 self.extractor.name, self.extractor.weights_hash, f"n{num}",
                 f"s{self.options.seed}")
     path = os.path.join(self.cache, f"real_features_{key}.npz")
@@ -234,8 +241,15 @@ class Context:
     """Features of the run's whole training split (not --real_split): memorisation's
     reference, whatever the real images of the other metrics are."""
     config = self.run.config
-    return self._cached_features(config, "all", lambda: load_images(
-        config, None, self.options.seed)[0])[0]
+    return self._cached_features(config.replace(random_flip=False, mnist_augment=False),
+                                 "all", lambda: load_images(config, None, self.options.seed,
+                                                            augment=False)[0])[0]
+
+  @functools.cached_property
+  def train_nearest(self):
+    """Each training feature's distance to its nearest other one (memorisation's reference;
+    N^2 distances, so once per evaluation, not once per truncation t)."""
+    return manifold.kth_neighbour_distances(self.train_features, 1)
 
   @functools.cached_property
   def manifold(self):
@@ -248,10 +262,15 @@ class Context:
     o = self.options
     loaded = self.__dict__
     protocol = dict(generated=len(loaded["fake"]) if "fake" in loaded else o.num_samples,
-                    real=len(loaded["_real_images"][0]) if "_real_images" in loaded
-                    else o.num_samples, seed=o.seed,
+                    real=len(loaded["real_features"][0]) if "real_features" in loaded else
+                    len(loaded["_real_images"][0]) if "_real_images" in loaded else
+                    o.num_samples, seed=o.seed,
                     real_split=f"{self.config.dataset}:{self.config.split}",
-                    resize=f"bilinear, antialiased, center crop to {self.config.image_size}",
+                    resize=(f"center {self.config.center_crop}px, " if self.config.center_crop
+                            else "") + f"bilinear, antialiased, center square "
+                           f"{self.config.image_size}px" + (
+                               ", random flips" if self.config.random_flip else "") + (
+                               ", MNIST augmentation" if self.config.mnist_augment else ""),
                     generator=("real:" + o.fake_split) if o.fake_split else
                     ("ema" if self.run.ema else "trained"), truncation=self.truncation)
     if "extractor" in self.__dict__:  # only when a metric used features

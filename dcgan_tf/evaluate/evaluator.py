@@ -102,12 +102,18 @@ def metric_class_accuracy(ctx):
 
 def _manifold_metric(name):
   def metric(ctx):
+    if ctx.options.num_samples <= manifold_lib.DC_K:
+      raise UserError(f"--num_samples: {name} needs more than {manifold_lib.DC_K} images "
+                      "(k nearest neighbours)")
     values = ctx.manifold
     return _with_extractor(ctx, dict(value=values[name], k=(
         values["k"]["precision_recall"] if name in ("precision", "recall") else
         values["k"]["density_coverage"])))
   metric.__doc__ = f"{name} (metrics/manifold.py) on the feature extractor's features."
   return metric
+
+
+INTRA_FID_MIN = 10  # images per class, real and generated, for a class's FID
 
 
 def metric_intra_fid(ctx):
@@ -117,24 +123,30 @@ def metric_intra_fid(ctx):
   if not ctx.run.num_classes:
     raise UserError("--metrics=intra_fid: needs a conditional run (--variant=cdcgan)")
   real, fake = ctx.real_features[0], ctx.fake_features[0]
-  per_class = {}
+  per_class, counts = {}, {}
   for c in range(ctx.run.num_classes):
     r, f = real[ctx.real_labels == c], fake[ctx.fake_labels == c]
-    if min(len(r), len(f)) >= 2:
+    counts[str(c)] = [len(r), len(f)]
+    # FID is biased upward as N shrinks (~1/N): classes below INTRA_FID_MIN are left out
+    # (and listed), so the worst class is not merely the smallest.
+    if min(len(r), len(f)) >= INTRA_FID_MIN:
       per_class[str(c)] = fid_lib.fid(r, f)
   if not per_class:
-    raise UserError("--metrics=intra_fid: fewer than 2 images per class; raise --num_samples")
+    raise UserError(f"--metrics=intra_fid: no class has {INTRA_FID_MIN} real and generated "
+                    "images; raise --num_samples")
   worst = max(per_class, key=per_class.get)
-  return _with_extractor(ctx, dict(value=float(np.mean(list(per_class.values()))),
-                                   worst=per_class[worst], worst_class=int(worst),
-                                   per_class=per_class))
+  return _with_extractor(ctx, dict(
+      value=float(np.mean(list(per_class.values()))), worst=per_class[worst],
+      worst_class=int(worst), per_class=per_class, counts_real_generated=counts,
+      classes_left_out=sorted(set(counts) - set(per_class), key=int)))
 
 
 def metric_memorization(ctx):
   """The share of samples nearer a training image than the rule of metrics/manifold.py
   allows, in feature space, against the run's whole training split."""
   return _with_extractor(ctx, manifold_lib.memorization(ctx.train_features,
-                                                        ctx.fake_features[0]))
+                                                        ctx.fake_features[0],
+                                                        own=ctx.train_nearest))
 
 
 METRIC_FNS = {"fid": metric_fid, "kid": metric_kid, "is": metric_is, "swd": metric_swd,

@@ -36,7 +36,8 @@ class SampleOptions:
   checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
   saved_model: str = option("", "An exported SavedModel of this run (W/saved_model, "
                             "W/serving/STEP, W/saved_model_best) to use as G instead of a "
-                            "checkpoint: what is served (its EMA or trained G, whatever --use_ema says). "
+                            "checkpoint: what is served (the G it was exported with; --use_ema does not "
+                            "apply). "
                             "Its metadata must match the run.")
   use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
                          "--nouse_ema: the trained G.")

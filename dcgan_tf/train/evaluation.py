@@ -8,7 +8,8 @@ evaluated is the one the run samples from (the EMA G when --ema_decay > 0).
 
   --eval_metrics  auto: fid,kid on the features of the dataset's cached classifier (the one
                   `evaluate --feature_extractor=classifier` trains) when it exists, else swd
-                  (no network, no classifier); or any of fid, kid, swd
+                  (no network, no classifier); or any of fid, kid, swd, precision,
+                  recall, density, coverage
   --eval_best     the metric (lower is better; default the first of fid, kid, swd evaluated)
                   whose best value keeps its checkpoint in
                   checkpoints/best/ (never rotated away); best.json beside it holds its step
@@ -48,7 +49,8 @@ def make_context(config: Config, workdir: Workdir, generator, num_classes: int) 
                               num_samples=config.eval_samples, seed=EVAL_SEED,
                               feature_extractor="classifier")
   evaluated = models.float32_generator(generator, config, num_classes)
-  run = inference.Run(workdir, config, evaluated, None, num_classes, 0, "")
+  run = inference.Run(workdir, config, evaluated, None, num_classes, 0, "",
+                      ema=config.ema_decay > 0)  # the run samples from its EMA G then
   return Context(run, options)
 
 
@@ -93,6 +95,7 @@ class PeriodicEval(Action):
       for name, value in values.items():
         tf.summary.scalar(f"eval/{name}", value)
       tf.summary.scalar("eval/seconds", seconds)
+      tf.summary.text("eval/protocol", json.dumps(self.context.protocol(), sort_keys=True))
     self.writer.flush()
     self.last_step = step
     value = values.get(self.best_metric, np.nan)

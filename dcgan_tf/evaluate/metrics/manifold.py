@@ -19,7 +19,9 @@
 
 The definitions and the strict "<" follow the reference code of Naeem et al. (the `prdc`
 package): tests check equality with it. Distances are Euclidean, computed in float64 in
-blocks of BLOCK rows, so memory is BLOCK x N doubles (10,000 x 10,000 in 80 MB blocks).
+blocks of BLOCK rows: the peak is a few BLOCK x N float64 temporaries plus float64 copies of
+the inputs (10,000 x 10,000: blocks of 80 MB; memorisation against 60,000 training features:
+~0.5 GB per block).
 """
 
 import numpy as np
@@ -85,11 +87,19 @@ def nearest(reference, queries, n: int = 1):
   return np.concatenate(indices), np.concatenate(distances)
 
 
-def memorization(train, samples, quantile: float = MEMORIZATION_QUANTILE) -> dict:
+def memorization(train, samples, quantile: float = MEMORIZATION_QUANTILE, own=None) -> dict:
   """The share of `samples` flagged as copies of `train` (module docstring), the threshold,
-  and the base rate a fresh draw from the data distribution would score."""
-  own = kth_neighbour_distances(train, 1)
-  threshold = float(np.quantile(own, quantile))
+  and the base rate a fresh draw from the data distribution would score.
+
+  own: kth_neighbour_distances(train, 1), when the caller has it (it costs N^2 distances).
+  Exact duplicates inside `train` (distance 0) are left out of the quantile: with 5% of
+  them the threshold would be 0 and copies would be flagged by rounding alone.
+  """
+  own = kth_neighbour_distances(train, 1) if own is None else own
+  # A duplicate's distance is 0 up to the float64 expansion's rounding: sqrt(eps |x|^2), ~1e-8
+  # of the norm; typical neighbour distances are ~1e6 times that.
+  distinct = own[own > 1e-6 * np.median(own)]
+  threshold = float(np.quantile(distinct, quantile)) if len(distinct) else 0.0
   distances = nearest(train, samples, 1)[1][:, 0]
   return dict(value=float(np.mean(distances <= threshold)), threshold=threshold,
               base_rate=quantile, median_nearest_distance=float(np.median(distances)),
