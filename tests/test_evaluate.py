@@ -258,6 +258,15 @@ def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
   saved = json.load(open(third["file"]))
   assert set(saved["metrics"]) == {"swd"} and saved["protocol"]["generated"] == 40
   assert any("another protocol (generated, real)" in r.getMessage() for r in caplog.records)
+  # Another step's file of the first protocol: warned about as not comparable.
+  older = os.path.join(os.path.dirname(third["file"]), "step_0000999.json")  # a step no other test writes
+  with open(older, "w") as f:
+    json.dump(dict(protocol=protocol, metrics={}), f)
+  caplog.clear()
+  evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd", num_samples=40))
+  assert any("step_0000999.json was evaluated with another protocol (generated, real)" in
+             r.getMessage() for r in caplog.records)
+  os.remove(older)
   # --fake_split: real images in G's place, recorded as such; never the real images' split.
   reference = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd",
                                          real_split="train[:900]", fake_split="train[900:]"))

@@ -169,18 +169,43 @@ def scalars(results):
   return out
 
 
+def protocol_differences(old: dict, new: dict) -> list:
+  """Protocol fields both record with different values (an SWD-only evaluation records no
+  feature extractor: not a difference)."""
+  return sorted(k for k in set(old) & set(new) if old[k] != new[k])
+
+
+def warn_on_other_protocols(folder, path, protocol):
+  """Logs the other result files in `folder` whose protocol differs from `protocol`: their
+  numbers and these are not comparable (a curve over steps would mix them)."""
+  names = sorted(f for f in os.listdir(folder) if f.endswith(".json")) \
+      if os.path.isdir(folder) else []
+  for name in names:
+    other = os.path.join(folder, name)
+    if other == path:
+      continue
+    try:
+      with open(other) as f:
+        differs = protocol_differences(json.load(f).get("protocol", {}), protocol)
+    except (OSError, ValueError):
+      continue
+    if differs:
+      logging.warning("%s was evaluated with another protocol (%s): its numbers and these "
+                      "are not comparable", other, ", ".join(differs))
+
+
 def write_results(workdir, results, prefix="step"):
   """Merges into WORKDIR/eval/PREFIX_NNNNNNN.json and logs scalars (+ SVM table) to
-  TensorBoard (eval/, or eval_export/ for an export's scores)."""
+  TensorBoard (eval/, or eval_export/ for an export's scores). Warns about the folder's
+  other results of another protocol."""
   step = results["step"]
   path = os.path.join(workdir.eval_dir, f"{prefix}_{step:07d}.json")
+  warn_on_other_protocols(workdir.eval_dir, path, results["protocol"])
   merged = results
   if os.path.isfile(path):
     with open(path) as f:
       merged = json.load(f)
-    old, new = merged.get("protocol", {}), results["protocol"]
-    # Fields both recorded (an SWD-only evaluation records no feature extractor).
-    differs = {k for k in set(old) & set(new) if old[k] != new[k]}
+    differs = protocol_differences(merged.get("protocol", {}), results["protocol"])
     if differs or "protocol" not in merged:
       # Numbers of two protocols side by side read as comparable: the old ones go.
       logging.warning("%s holds results of another protocol (%s): replaced, not merged", path,
