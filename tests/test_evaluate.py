@@ -259,7 +259,8 @@ def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
   assert set(saved["metrics"]) == {"swd"} and saved["protocol"]["generated"] == 40
   assert any("another protocol (generated, real)" in r.getMessage() for r in caplog.records)
   # Another step's file of the first protocol: warned about as not comparable.
-  older = os.path.join(os.path.dirname(third["file"]), "step_0000999.json")  # a step no other test writes
+  # A step no other test writes.
+  older = os.path.join(os.path.dirname(third["file"]), "step_0000999.json")
   with open(older, "w") as f:
     json.dump(dict(protocol=protocol, metrics={}), f)
   caplog.clear()
