@@ -160,6 +160,18 @@ class Config:
     return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def parse_truncations(text: str) -> list:
+  """--truncation of sample and evaluate: comma-separated t > 0 -> floats ([] when empty);
+  UserError naming the flag for anything else (NaN included)."""
+  try:
+    values = [float(t) for t in text.split(",")] if text else []
+  except ValueError:
+    values = [0.0]
+  if not all(t > 0 for t in values):  # NaN > 0 is False too
+    raise UserError(f"--truncation: want comma-separated numbers > 0, got {text!r}")
+  return values
+
+
 def augment_policies(text: str):
   """--augment 'cutout,translation' -> (('translation', 'cutout'), []): the known policies
   in AUGMENT_POLICIES order, and the unknown names."""

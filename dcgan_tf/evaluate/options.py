@@ -3,7 +3,7 @@ bad flag answer before TensorFlow loads."""
 
 import dataclasses
 
-from dcgan_tf.config import option
+from dcgan_tf.config import option, parse_truncations
 from dcgan_tf.errors import UserError
 
 METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy", "precision",
@@ -78,13 +78,7 @@ def parse_metrics(text):
 
 def truncations(options: Options) -> list:
   """--truncation as floats > 0 ([] when empty); UserError naming the flag otherwise."""
-  try:
-    values = [float(t) for t in options.truncation.split(",")] if options.truncation else []
-  except ValueError:
-    values = [0.0]
-  if not all(t > 0 for t in values):  # also NaN
-    raise UserError(f"--truncation: want comma-separated numbers > 0, got "
-                    f"{options.truncation!r}")
+  values = parse_truncations(options.truncation)
   if values and options.fake_split:
     raise UserError("--truncation: scores G's samples; --fake_split replaces them")
   return values

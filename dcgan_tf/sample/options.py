@@ -3,7 +3,7 @@ flag answer before TensorFlow loads."""
 
 import dataclasses
 
-from dcgan_tf.config import option
+from dcgan_tf.config import option, parse_truncations
 from dcgan_tf.errors import UserError
 
 MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves", "truncation", "nearest")
@@ -64,13 +64,8 @@ def validate(o: SampleOptions) -> None:
 def truncations(o: SampleOptions) -> list:
   """--truncation as floats (each > 0): [] for no truncation; the default list in truncation
   mode; UserError for a bad list, or several values outside truncation mode."""
-  text = o.truncation or (DEFAULT_TRUNCATIONS if o.mode == "truncation" else "")
-  try:
-    values = [float(t) for t in text.split(",")] if text else []
-  except ValueError:
-    values = [0.0]
-  if not all(t > 0 for t in values):  # also NaN
-    raise UserError(f"--truncation: want comma-separated numbers > 0, got {o.truncation!r}")
+  values = parse_truncations(o.truncation or (
+      DEFAULT_TRUNCATIONS if o.mode == "truncation" else ""))
   if len(values) > 1 and o.mode != "truncation":
     raise UserError(f"--truncation: --mode={o.mode} takes one value, got {o.truncation!r}")
   if values and o.mode not in ("grid", "truncation"):
