@@ -259,20 +259,21 @@ class Context:
   def protocol(self) -> dict:
     """What a number depends on besides G: results with different protocols are not
     comparable (evaluator.write_results refuses to merge them)."""
-    o = self.options
-    loaded = self.__dict__
+    o, c, loaded = self.options, self.config, self.__dict__
+
+    def count(name, default):  # how many images a computed set really holds
+      return len(loaded[name][0]) if name in loaded else default
+
+    steps = ([f"center {c.center_crop}px"] if c.center_crop else []) + [
+        f"bilinear, antialiased, center square {c.image_size}px"] + (
+        ["random flips"] if c.random_flip else []) + (
+        ["MNIST augmentation"] if c.mnist_augment else [])
+    generator = ("real:" + o.fake_split if o.fake_split else
+                 "ema" if self.run.ema else "trained")
     protocol = dict(generated=len(loaded["fake"]) if "fake" in loaded else o.num_samples,
-                    real=len(loaded["real_features"][0]) if "real_features" in loaded else
-                    len(loaded["_real_images"][0]) if "_real_images" in loaded else
-                    o.num_samples, seed=o.seed,
-                    real_split=f"{self.config.dataset}:{self.config.split}",
-                    resize=(f"center {self.config.center_crop}px, " if self.config.center_crop
-                            else "") + f"bilinear, antialiased, center square "
-                           f"{self.config.image_size}px" + (
-                               ", random flips" if self.config.random_flip else "") + (
-                               ", MNIST augmentation" if self.config.mnist_augment else ""),
-                    generator=("real:" + o.fake_split) if o.fake_split else
-                    ("ema" if self.run.ema else "trained"), truncation=self.truncation)
+                    real=count("real_features", count("_real_images", o.num_samples)),
+                    seed=o.seed, real_split=f"{c.dataset}:{c.split}", resize=", ".join(steps),
+                    generator=generator, truncation=self.truncation)
     if "extractor" in self.__dict__:  # only when a metric used features
       protocol.update(feature_extractor=self.extractor.name,
                       extractor_weights_sha256=self.extractor.weights_hash,
