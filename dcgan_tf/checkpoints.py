@@ -13,6 +13,12 @@ scale) as `g_optimizer/state/N` in Keras' order; then `step` and `fixed_noise`.
 `tf.train.list_variables(path)` shows them. Training writes them (train/); evaluate,
 sample and export read the networks back (inference.py, restore_networks).
 
+One owner: the checkpoint names (make_checkpoint), which checkpoints a workdir holds
+(list_checkpoints, find), a training run's saves with their finite check and its restores
+with fallback and rollback (RunCheckpoints), the best evaluated checkpoint and its
+best.json (BestCheckpoint), and the networks read back for inference (restore_networks).
+Workdir (workdir.py) only names the paths.
+
 Faults handled here:
   - restore: the newest readable checkpoint wins; unreadable ones (truncated .data,
     corrupt .index, listed in the state file but missing) are skipped with a warning.
@@ -22,15 +28,66 @@ Faults handled here:
     the file and the previous checkpoint, which is left as it was.
 """
 
+import json
 import os
+import re
 import shutil
+from typing import List, Optional
 
 import keras
 import tensorflow as tf
 from absl import logging
 
+from dcgan_tf import atomic
 from dcgan_tf.errors import UserError, error_text
-from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir
+from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir, step_of
+
+
+class UnreadableCheckpoint(Exception):
+  """A checkpoint's files are damaged or missing (restore falls back past it)."""
+
+
+def list_checkpoints(workdir: Workdir) -> List[str]:
+  """Checkpoint prefixes of `workdir` with an .index file, newest (highest step) first.
+
+  The folder is listed, not only TensorFlow's state file: that may be missing,
+  garbled, or name files that were deleted (warned about here).
+  """
+  directory = workdir.checkpoint_dir
+  if not os.path.isdir(directory):
+    return []
+  pattern = re.escape(CHECKPOINT_NAME) + r"-\d+\.index"
+  on_disk = {os.path.join(directory, f[:-len(".index")]) for f in os.listdir(directory)
+             if re.fullmatch(pattern, f)}
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except (tf.errors.OpError, ValueError):  # a garbled state file: the folder listing is the truth
+    state = None
+  listed = {os.path.join(directory, os.path.basename(p))
+            for p in (state.all_model_checkpoint_paths if state else [])}
+  for path in sorted(listed - on_disk, key=step_of):
+    logging.warning("Checkpoint %s is listed in %s but its files are missing; skipping it",
+                    path, os.path.join(directory, "checkpoint"))
+  return sorted(on_disk, key=step_of, reverse=True)
+
+
+def find(workdir: Workdir, which: str = "") -> str:
+  """'' -> the newest checkpoint; 'N' -> ckpt-N; anything else: a checkpoint path prefix.
+
+  Raises UserError naming --workdir (no checkpoint yet) or --checkpoint (no such
+  checkpoint, with the available ones).
+  """
+  available = list_checkpoints(workdir)
+  if not which:
+    if not available:
+      raise UserError(f"--workdir: no checkpoint in {workdir.checkpoint_dir}; train first")
+    return available[0]
+  path = workdir.checkpoint_prefix(int(which)) if re.fullmatch(r"\d+", which) else which
+  if not os.path.isfile(path + ".index"):
+    names = ", ".join(os.path.basename(p) for p in available) or "none"
+    raise UserError(f"--checkpoint: no checkpoint {path!r}; available in "
+                    f"{workdir.checkpoint_dir}: {names} (give a step number or a path)")
+  return path
 
 
 def optimizer_state(optimizer) -> tf.train.Checkpoint:
@@ -89,7 +146,11 @@ def _restore(checkpoint, path):
   try:
     status = checkpoint.restore(path)
     status.assert_existing_objects_matched()
-  except (AssertionError, ValueError) as e:
+  # TensorFlow's reader raises OpErrors (DataLoss, NotFound, ...) for damaged or missing
+  # files, IndexError for a truncated .data file ("Read less bytes than requested").
+  except (tf.errors.OpError, IndexError) as e:
+    raise UnreadableCheckpoint(f"{type(e).__name__}: {error_text(e)}") from e
+  except (AssertionError, ValueError) as e:  # missing variables, or a shape that differs
     raise UserError(f"--checkpoint: {path} does not hold these networks (another --variant, "
                     f"--image_size or width?): {error_text(e)}") from None
   return status
@@ -102,13 +163,13 @@ def restore_latest(checkpoint, workdir: Workdir):
   Raises UserError when checkpoints exist but none can be restored: starting afresh
   would overwrite them, so the user decides (another --workdir, or --overwrite).
   """
-  candidates = workdir.list_checkpoints()
+  candidates = list_checkpoints(workdir)
   errors = []
   for i, path in enumerate(candidates):
     try:
       _restore(checkpoint, path)
-    except Exception as e:  # noqa: BLE001 - DataLossError, NotFoundError, UserError, ...
-      errors.append(f"{os.path.basename(path)}: {type(e).__name__}: {error_text(e)}")
+    except (UnreadableCheckpoint, UserError) as e:  # damaged files, or other networks
+      errors.append(f"{os.path.basename(path)}: {e}")
       logging.warning("Checkpoint %s is unreadable (%s)%s", path, errors[-1],
                       "; falling back to the previous one" if i + 1 < len(candidates) else "")
       continue
@@ -128,7 +189,7 @@ def save(manager, step: int, previous: str = None) -> str:
   previous: the last good checkpoint, named in the error (default: the manager's newest).
   """
   previous = previous or manager.latest_checkpoint
-  prefix = os.path.join(manager.directory, f"{CHECKPOINT_NAME}-{step}")
+  prefix = Workdir(os.path.dirname(manager.directory)).checkpoint_prefix(step)
   try:
     path = manager.save(checkpoint_number=step)
   except (tf.errors.OpError, OSError) as e:
@@ -152,3 +213,79 @@ def restore_networks(path, **networks) -> int:
   status = _restore(tf.train.Checkpoint(step=step, **networks), path)
   status.expect_partial()
   return int(step.numpy())
+
+
+class RunCheckpoints:
+  """A training run's checkpoints: every save checked finite, restores with fallback.
+
+  read_dir: the run's workdir (every worker restores the chief's checkpoints; it must be
+  on a shared filesystem); write_dir: where this process writes (the workdir on the
+  chief, a throwaway folder on other workers: train/distribute.py). guard: the run's
+  faults.NonFiniteGuard; a save that finds a NaN/Inf trips it instead of writing, so the
+  newest checkpoint is always a good one to roll back to.
+  """
+
+  def __init__(self, gan, fixed_noise, read_dir: Workdir, write_dir: Workdir, keep: int, guard):
+    self.gan, self.guard, self.read_dir, self.write_dir = gan, guard, read_dir, write_dir
+    self.checkpoint = make_checkpoint(gan, fixed_noise)
+    self.manager = make_manager(self.checkpoint, write_dir, keep)
+    self.variables = saved_variables(gan, fixed_noise)
+    self.last_step, self.last_path = None, None  # newest good checkpoint: saved or restored
+
+  def restore(self) -> Optional[str]:
+    """Restores the newest readable checkpoint (restore_latest); returns its path, None
+    when there is none. The weights then equal it: a save at its step writes nothing."""
+    path = restore_latest(self.checkpoint, self.read_dir)
+    if path is not None:
+      self.last_step, self.last_path = step_of(path), path
+    return path
+
+  def save(self) -> Optional[str]:
+    """Checkpoint of the current step; None (guard tripped) when anything is non-finite."""
+    if self.guard.tripped:
+      return None
+    step = int(self.gan.step.numpy())
+    if step == self.last_step:
+      return self.last_path  # already saved (or restored) at this step
+    bad = nonfinite_variables(self.variables)
+    if bad:
+      more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+      self.guard.trip(step, f"weights ({bad[0]}{more})")
+      return None
+    self.last_path = save(self.manager, step, previous=self.last_path)
+    self.last_step = step
+    return self.last_path
+
+  def run_path(self, path: Optional[str]) -> Optional[str]:
+    """`path` as the run's copy: a non-chief's own copy is thrown away, the chief's stays."""
+    if path is None or self.write_dir.path == self.read_dir.path:
+      return path
+    return self.read_dir.checkpoint_prefix(step_of(path))
+
+
+def read_best(workdir: Workdir) -> Optional[dict]:
+  """checkpoints/best/best.json as a dict, or None before the first evaluation."""
+  if not os.path.isfile(workdir.best_json_path):
+    return None
+  with open(workdir.best_json_path) as f:
+    return json.load(f)
+
+
+class BestCheckpoint:
+  """checkpoints/best/: the best evaluated checkpoint (one, never rotated away) and
+  best.json, its record (step, metric, value, ...; `checkpoint` relative to checkpoints/)."""
+
+  def __init__(self, checkpoint, workdir: Workdir):
+    self.workdir = workdir
+    self.manager = tf.train.CheckpointManager(checkpoint, workdir.best_checkpoint_dir,
+                                              max_to_keep=1, checkpoint_name=CHECKPOINT_NAME)
+    self.record = read_best(workdir)  # a resumed run goes on from its best so far
+
+  def save(self, step: int, record: dict) -> dict:
+    """Writes the checkpoint of `step`, then best.json = record + its path; returns that."""
+    path = self.manager.save(checkpoint_number=step)
+    self.record = dict(record, step=step,
+                       checkpoint=os.path.relpath(path, self.workdir.checkpoint_dir))
+    atomic.write_text(self.workdir.best_json_path,
+                      json.dumps(self.record, indent=2, sort_keys=True))
+    return self.record

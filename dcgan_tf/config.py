@@ -270,6 +270,10 @@ def validate(config: Config) -> None:
       metrics == ["auto"] or config.eval_best in metrics), "eval_best",
         f"got {config.eval_best!r}; valid: one of --eval_metrics ({config.eval_metrics}) "
         f"that is lower-is-better ({', '.join(EVAL_BEST_METRICS)})")
+  check(config.eval_every or not config.eval_best and config.eval_metrics == "auto",
+        "eval_best" if config.eval_best else "eval_metrics",
+        "only used with --eval_every=N (evaluation during training); set it, or leave "
+        "--eval_best and --eval_metrics at their defaults")
   check(not config.eval_every or config.strategy != "multiworker", "eval_every",
         "not available with --strategy=multiworker; evaluate its checkpoints with "
         "python -m dcgan_tf.evaluate")

@@ -51,7 +51,7 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
   wd = Workdir(workdir)
   config = wd.load_config()
   num_classes = models.conditional_classes(config)
-  path = wd.checkpoint(checkpoint)
+  path = checkpoints.find(wd, checkpoint)
   ema = use_ema and config.ema_decay > 0
   with devices.dtype_policy("float32"):  # inference is float32 whatever the run trained in
     networks = {"ema_generator" if ema else "generator":

@@ -1,4 +1,4 @@
-"""The run folder: its layout, its config.json, conflicting reruns, and which checkpoint.
+"""The run folder: its layout (every path a run writes), config.json, conflicting reruns.
 
 Everything a run produces lives in one workdir, so a run can be resumed,
 evaluated, sampled or exported from the workdir alone:
@@ -16,14 +16,16 @@ evaluated, sampled or exported from the workdir alone:
                        --keep_checkpoints kept); serving_best/STEP/ likewise for the best
   generator.onnx, generator.tflite (+ .json)   `export --format=onnx|tflite`
 
-Train, evaluate, sample and export all reach these through `Workdir`.
+Train, evaluate, sample and export all reach these paths through `Workdir`; what is in the
+checkpoints (and which one to read) is checkpoints.py's. No TensorFlow here: the entry
+points use this module before TensorFlow loads.
 """
 
 import json
 import os
 import re
 import time
-from typing import List, Optional
+from typing import Optional
 
 from absl import logging
 
@@ -66,11 +68,13 @@ class Workdir:
   config_path = _entry("config.json")
   checkpoint_dir = _entry("checkpoints")
   best_checkpoint_dir = _entry("checkpoints", "best")
+  best_json_path = _entry("checkpoints", "best", "best.json")  # the best checkpoint's record
   tensorboard_dir = _entry("tensorboard")
   samples_dir = _entry("samples")
   eval_dir = _entry("eval")
   saved_model_dir = _entry("saved_model")
   saved_model_best_dir = _entry("saved_model_best")
+  saved_model_best_json_path = _entry("saved_model_best.json")
   serving_dir = _entry("serving")
   serving_best_dir = _entry("serving_best")
   onnx_path = _entry("generator.onnx")
@@ -154,52 +158,24 @@ class Workdir:
                       f"{e.strerror}; move or delete it yourself") from None
     return target
 
-  # ------------------------------------------------------------- checkpoints
+  # ------------------------------------------------- paths of numbered files
 
   def checkpoint_prefix(self, step: int) -> str:
+    """checkpoints/ckpt-STEP (checkpoints.py writes and reads it)."""
     return os.path.join(self.checkpoint_dir, f"{CHECKPOINT_NAME}-{step}")
 
-  def list_checkpoints(self) -> List[str]:
-    """Checkpoint prefixes with an .index file, newest (highest step) first.
+  def sample_png(self, step: int) -> str:
+    """samples/step_NNNNNNN.png: the fixed-noise grid at generator step `step`."""
+    return os.path.join(self.samples_dir, f"step_{step:07d}.png")
 
-    The folder is listed, not only TensorFlow's state file: that may be missing,
-    garbled, or name files that were deleted (warned about here).
-    """
-    import tensorflow as tf  # here: the entry points import this module before TensorFlow
-    directory = self.checkpoint_dir
-    if not os.path.isdir(directory):
-      return []
-    pattern = re.escape(CHECKPOINT_NAME) + r"-\d+\.index"
-    on_disk = {os.path.join(directory, f[:-len(".index")]) for f in os.listdir(directory)
-               if re.fullmatch(pattern, f)}
-    try:
-      state = tf.train.get_checkpoint_state(directory)
-    except Exception:  # noqa: BLE001 - a garbled state file: the folder listing is the truth
-      state = None
-    listed = {os.path.join(directory, os.path.basename(p))
-              for p in (state.all_model_checkpoint_paths if state else [])}
-    for path in sorted(listed - on_disk, key=step_of):
-      logging.warning("Checkpoint %s is listed in %s but its files are missing; skipping it",
-                      path, os.path.join(directory, "checkpoint"))
-    return sorted(on_disk, key=step_of, reverse=True)
+  def eval_json(self, step: int, prefix: str = "step") -> str:
+    """eval/PREFIX_NNNNNNN.json: evaluation results of the checkpoint at `step` (prefix:
+    "step" for generated images, another name for a reference row)."""
+    return os.path.join(self.eval_dir, f"{prefix}_{step:07d}.json")
 
-  def checkpoint(self, which: str = "") -> str:
-    """'' -> the newest checkpoint; 'N' -> ckpt-N; anything else: a checkpoint path prefix.
-
-    Raises UserError naming --workdir (no checkpoint yet) or --checkpoint (no such
-    checkpoint, with the available ones).
-    """
-    available = self.list_checkpoints()
-    if not which:
-      if not available:
-        raise UserError(f"--workdir: no checkpoint in {self.checkpoint_dir}; train first")
-      return available[0]
-    path = self.checkpoint_prefix(int(which)) if re.fullmatch(r"\d+", which) else which
-    if not os.path.isfile(path + ".index"):
-      names = ", ".join(os.path.basename(p) for p in available) or "none"
-      raise UserError(f"--checkpoint: no checkpoint {path!r}; available in "
-                      f"{self.checkpoint_dir}: {names} (give a step number or a path)")
-    return path
+  def truncation_png(self, step: int) -> str:
+    """eval/truncation_step_NNNNNNN.png: the metrics-per-truncation plot."""
+    return os.path.join(self.eval_dir, f"truncation_step_{step:07d}.png")
 
 
 def check_writable(directory: str) -> None:

@@ -11,6 +11,18 @@ import tensorflow as tf
 from dcgan_tf.train import callbacks
 
 
+def logged_scalars(monkeypatch):
+  """{step: {name: value}} of what the StepLogger writes to TensorBoard, recorded (the
+  writer must be a file writer: a no-op writer keeps no default step)."""
+  rows = {}
+
+  def scalar(name, value, step=None):
+    step = tf.summary.experimental.get_step() if step is None else step
+    rows.setdefault(int(step), {})[name] = float(value)
+  monkeypatch.setattr(callbacks.tf.summary, "scalar", scalar)
+  return rows
+
+
 class FakeGAN:
   metrics = ()
 
@@ -19,10 +31,11 @@ class FakeGAN:
     self.g_optimizer = self.d_optimizer = type("Opt", (), {"learning_rate": 2e-4})()
 
 
-def test_eta_follows_the_smoothed_rate_and_counts_down(monkeypatch, caplog):
+def test_eta_follows_the_smoothed_rate_and_counts_down(monkeypatch, caplog, tmp_path):
   gan, clock = FakeGAN(), [100.0]
   monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
-  logger = callbacks.StepLogger(gan, tf.summary.create_noop_writer(), every=10,
+  history = logged_scalars(monkeypatch)
+  logger = callbacks.StepLogger(gan, tf.summary.create_file_writer(str(tmp_path)), every=10,
                                 global_batch=64, total_steps=50, num_examples=1000)
   logger.on_train_begin()
   # Seconds per 10-step interval: the first includes tracing, the others vary around 2 s.
@@ -30,17 +43,17 @@ def test_eta_follows_the_smoothed_rate_and_counts_down(monkeypatch, caplog):
     clock[0] += seconds
     gan.step.assign_add(10)
     logger.on_train_batch_end(0, {"d_loss": 1.0})
-  steps = [s for s, _ in logger.history]
+  steps = sorted(history)
   assert steps == [10, 20, 30, 40, 50]
   rates = [640 / s for s in (30.0, 2.0, 4.0, 2.0, 1.0)]
   smoothed = [rates[0], rates[1]]  # the second interval replaces the first (compilation)
   for r in rates[2:]:
     smoothed.append(0.7 * smoothed[-1] + 0.3 * r)
-  for (step, values), rate, expected in zip(logger.history, rates, smoothed):
+  for (step, values), rate, expected in zip(sorted(history.items()), rates, smoothed):
     assert values["images_per_s"] == pytest.approx(rate)
     assert values["eta_s"] == pytest.approx((50 - step) * 64 / expected)
     assert values["epoch"] == pytest.approx(step * 64 / 1000)
-  etas = [v["eta_s"] for _, v in logger.history]
+  etas = [v["eta_s"] for _, v in sorted(history.items())]
   assert etas[-1] == 0 and all(b < a for a, b in zip(etas, etas[1:])), etas
   lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
   # The fake clock's times, formatted (no real time is involved).
@@ -49,14 +62,15 @@ def test_eta_follows_the_smoothed_rate_and_counts_down(monkeypatch, caplog):
   assert lines[0].startswith(first) and lines[-1].startswith(last), lines
 
 
-def test_epoch_is_left_out_when_the_dataset_size_is_unknown(monkeypatch):
+def test_epoch_is_left_out_when_the_dataset_size_is_unknown(monkeypatch, tmp_path):
   gan = FakeGAN()
-  logger = callbacks.StepLogger(gan, tf.summary.create_noop_writer(), every=1,
+  history = logged_scalars(monkeypatch)
+  logger = callbacks.StepLogger(gan, tf.summary.create_file_writer(str(tmp_path)), every=1,
                                 global_batch=8, total_steps=3)
   logger.on_train_begin()
   gan.step.assign(1)
   logger.on_train_batch_end(0, {})
-  assert "epoch" not in logger.history[0][1] and np.isfinite(logger.history[0][1]["eta_s"])
+  assert "epoch" not in history[1] and np.isfinite(history[1]["eta_s"])
 
 
 @pytest.mark.parametrize("span, text", [(0.4, "0s"), (59.6, "1m00s"), (187, "3m07s"),

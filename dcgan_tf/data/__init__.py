@@ -7,12 +7,11 @@ crops the center (CelebA), resizes the shorter side to S, center-crops S x S and
 scales to [-1, 1], as the DCGAN paper did; pipeline.py assembles, caches,
 shuffles, augments and batches.
 
-Public API: make_dataset(config, batch_size, seed, repeat, input_context) ->
-(dataset, source), pipeline_throughput(config, num_batches, batch_size) and
-preprocess(image, size, channels, crop) (the deterministic image preparation).
+Public API: make_dataset(config, batch_size, seed, repeat, input_context, sources) ->
+(dataset, source) and pipeline_throughput(config, num_batches, batch_size); a Source
+alone: sources.get_source(config, shard).
 """
 
-from dcgan_tf.data.image_ops import preprocess
 from dcgan_tf.data.pipeline import make_dataset, pipeline_throughput
 
-__all__ = ["make_dataset", "pipeline_throughput", "preprocess"]
+__all__ = ["make_dataset", "pipeline_throughput"]

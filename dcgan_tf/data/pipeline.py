@@ -143,8 +143,12 @@ def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
 def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optional[int] = None,
                  repeat: bool = True,
                  input_context: Optional[tf.distribute.InputContext] = None,
-                 uint8: bool = False):
+                 uint8: bool = False, sources: Optional[dict] = None):
   """Returns (batched tf.data.Dataset of (images, labels), Source).
+
+  sources: a {shard: Source} cache, filled here: a caller that builds pipelines again
+  (another shuffle seed) reuses each shard's Source instead of listing, probing and
+  decompressing its files again.
 
   Images float32 [B, S, S, C] in [-1, 1]; with uint8=True (training) uint8 [0, 255]
   where no float augmentation runs in the pipeline (see build_pipeline).
@@ -166,7 +170,10 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
     batch = input_context.get_per_replica_batch_size(batch)
     # Different shuffles per pipeline; still a pure function of --seed.
     seed = (seed * 1_000_003 + input_context.input_pipeline_id) % (2 ** 31)
-  source = get_source(config, shard)
+  sources = {} if sources is None else sources
+  if shard not in sources:
+    sources[shard] = get_source(config, shard)
+  source = sources[shard]
   ds = build_pipeline(source, config, batch, seed, repeat=repeat, shard=shard, uint8=uint8)
   return ds, source
 

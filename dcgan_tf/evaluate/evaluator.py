@@ -199,7 +199,7 @@ def write_results(workdir, results, prefix="step"):
   TensorBoard (eval/, or eval_export/ for an export's scores). Warns about the folder's
   other results of another protocol."""
   step = results["step"]
-  path = os.path.join(workdir.eval_dir, f"{prefix}_{step:07d}.json")
+  path = workdir.eval_json(step, prefix)
   warn_on_other_protocols(workdir.eval_dir, path, results["protocol"])
   merged = results
   if os.path.isfile(path):
@@ -292,6 +292,6 @@ def evaluate(options: Options) -> dict:
                                   "export_step" if options.saved_model else "step")
   if curve:
     results["truncation_plot"] = plot_truncation_curve(
-        curve, os.path.join(run.workdir.eval_dir, f"truncation_step_{run.step:07d}.png"),
+        curve, run.workdir.truncation_png(run.step),
         f"{run.config.dataset} {run.config.variant}, step {run.step}")
   return results

@@ -79,9 +79,9 @@ def export_best(workdir, best: dict, config: Config, num_classes: int) -> str:
   run = inference.load_run(workdir.path, path, discriminator=False)
   out = export_generator(run.generator, workdir.saved_model_best_dir, config, num_classes,
                          step=run.step, ema=run.ema, scores=best)
-  atomic.write_text(out + ".json", json.dumps(dict(best, checkpoint=path, saved_model=out,
-                                                   generator="ema" if run.ema else "trained"),
-                                              indent=2, sort_keys=True))
+  record = dict(best, checkpoint=path, saved_model=out, generator="ema" if run.ema else "trained")
+  atomic.write_text(workdir.saved_model_best_json_path,
+                    json.dumps(record, indent=2, sort_keys=True))
   serving.publish(out, workdir.serving_best_dir, run.step, config.keep_checkpoints)
   return out
 

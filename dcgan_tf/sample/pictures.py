@@ -9,6 +9,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from dcgan_tf import checkpoints
 from dcgan_tf import images as images_lib
 from dcgan_tf import inference
 from dcgan_tf import noise
@@ -181,8 +182,8 @@ def make_picture(options: SampleOptions) -> dict:
   summary = dict(mode=o.mode, out=o.out)
   workdir = Workdir(o.workdir)
   if o.mode == "curves":
-    checkpoints = workdir.list_checkpoints()
-    step = step_of(checkpoints[0]) if checkpoints else 0
+    available = checkpoints.list_checkpoints(workdir)
+    step = step_of(available[0]) if available else 0
     image = plots.curves_image(workdir, title=os.path.basename(os.path.normpath(o.workdir)))
   else:
     run = inference.load_run(o.workdir, o.checkpoint, use_ema=o.use_ema,

@@ -17,7 +17,6 @@ never Keras' per-fit batch counter, and write TensorBoard eagerly with that expl
 step: `tf.summary` inside `train_step` would land at step 1.
 """
 
-import os
 import time
 
 import keras
@@ -27,8 +26,6 @@ from absl import logging
 
 from dcgan_tf import images as images_lib
 from dcgan_tf.gan import log_floats
-from dcgan_tf import checkpoints
-from dcgan_tf.workdir import step_of
 
 
 def crossed(previous: int, step: int, every: int) -> bool:
@@ -142,7 +139,6 @@ class StepLogger(Action):
     self.t_start = None
     self.rate, self.intervals = None, 0  # smoothed images/s over `intervals` intervals
     self._logs = None  # the last round's logs (end() logs them if unlogged)
-    self.history = []  # (step, {name: value}) rows, for callers and tests
 
   def begin(self, step):
     self.last_logged = step
@@ -179,7 +175,6 @@ class StepLogger(Action):
       for name, value in values.items():
         tf.summary.scalar(name, value)
     self.writer.flush()
-    self.history.append((step, values))
     epoch = f" (epoch {values['epoch']:.2f})" if "epoch" in values else ""
     logging.info("step %d/%d%s  elapsed %s  eta %s  %s", step, self.total_steps, epoch,
                  duration(now - self.t_start), duration(values["eta_s"]),
@@ -196,10 +191,10 @@ class SampleGrid(Action):
   """Every `every` steps (and at the end): fixed-noise grid of `generator` (G, or the EMA
   G) to TensorBoard and samples/*.png."""
 
-  def __init__(self, gan, generator, writer, fixed_noise, fixed_labels, every, sample_dir):
+  def __init__(self, gan, generator, writer, fixed_noise, fixed_labels, every, workdir):
     super().__init__()
     self.gan, self.generator, self.writer = gan, generator, writer
-    self.every, self.sample_dir = every, sample_dir
+    self.every, self.workdir = every, workdir  # workdir: where samples/ is (a Workdir)
     self.fixed_noise, self.fixed_labels = fixed_noise, fixed_labels
 
   def write(self):
@@ -209,8 +204,7 @@ class SampleGrid(Action):
     with self.writer.as_default(step=step):
       tf.summary.image("samples", tile[None], step=step)
     self.writer.flush()
-    path = images_lib.save_png(tile, os.path.join(self.sample_dir, f"step_{step:07d}.png"))
-    return path
+    return images_lib.save_png(tile, self.workdir.sample_png(step))
 
   def after(self, previous, step, logs):
     if crossed(previous, step, self.every):
@@ -218,39 +212,13 @@ class SampleGrid(Action):
 
 
 class Checkpointer(Action):
-  """Saves a checkpoint every `every` steps (checkpoint number = step), finite ones only.
+  """Every `every` steps: a checkpoint of the run (checkpoints.RunCheckpoints.save: finite
+  weights only; write errors raise UserError, older checkpoints kept)."""
 
-  Before each save every checkpointed variable is checked: a NaN/Inf trips `guard`
-  instead of being written, so the newest checkpoint is always a good one to roll
-  back to. Write errors raise UserError (one line, older checkpoints kept).
-  """
-
-  def __init__(self, gan, manager, every, guard, variables):
+  def __init__(self, run_checkpoints, every):
     super().__init__()
-    self.gan, self.manager, self.every, self.guard = gan, manager, every, guard
-    self.variables = variables  # checkpoints.saved_variables(...)
-    self.last_step, self.last_path = None, None  # newest good checkpoint: saved or restored
-
-  def mark_saved(self, path):
-    """Records a checkpoint the weights already equal (just restored)."""
-    self.last_step, self.last_path = step_of(path), path
-
-  def save(self):
-    """Checkpoint of the current step; None (guard tripped) when anything is non-finite."""
-    if self.guard.tripped:
-      return None
-    step = int(self.gan.step.numpy())
-    if step == self.last_step:
-      return self.last_path  # already saved (or restored) at this step
-    bad = checkpoints.nonfinite_variables(self.variables)
-    if bad:
-      more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-      self.guard.trip(step, f"weights ({bad[0]}{more})")
-      return None
-    self.last_path = checkpoints.save(self.manager, step, previous=self.last_path)
-    self.last_step = step
-    return self.last_path
+    self.checkpoints, self.every = run_checkpoints, every
 
   def after(self, previous, step, logs):
     if crossed(previous, step, self.every):
-      self.save()
+      self.checkpoints.save()

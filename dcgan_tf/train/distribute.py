@@ -108,6 +108,19 @@ def distributed_dataset(strategy, make_dataset, global_batch: int):
   return dataset, infos[0]
 
 
+def input_shard(strategy):
+  """(num_input_pipelines, input_pipeline_id) of this process's input pipeline, as
+  distribute_datasets_from_function numbers them: one pipeline per worker of a cluster
+  (the chief first, then the workers in task order), else one."""
+  if not is_multi_worker(strategy):
+    return (1, 0)
+  resolver = strategy.cluster_resolver
+  spec = resolver.cluster_spec().as_dict()
+  chiefs = len(spec.get("chief", []))
+  index = 0 if resolver.task_type == "chief" else chiefs + (resolver.task_id or 0)
+  return (chiefs + len(spec.get("worker", [])), index)
+
+
 # ------------------------------------------------------------------ who writes
 
 def is_multi_worker(strategy) -> bool:

@@ -19,14 +19,13 @@ The time each evaluation takes is logged and written as the scalar eval/seconds.
 """
 
 import json
-import os
 import time
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from dcgan_tf import atomic
+from dcgan_tf import checkpoints
 from dcgan_tf import inference
 from dcgan_tf import models
 from dcgan_tf import config as config_lib
@@ -34,8 +33,9 @@ from dcgan_tf.config import Config
 from dcgan_tf.evaluate import evaluator
 from dcgan_tf.evaluate import options as eval_options
 from dcgan_tf.evaluate.context import Context
+from dcgan_tf.errors import UserError
 from dcgan_tf.train.callbacks import Action, crossed
-from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir
+from dcgan_tf.workdir import Workdir
 
 EVAL_SEED = 0  # one protocol for every run (evaluate's default --seed), whatever --seed is
 CLASSIFIER_METRICS = ("fid", "kid")  # auto's choice when the classifier is cached
@@ -64,8 +64,7 @@ def resolve_metrics(config: Config, context: Context):
 class PeriodicEval(Action):
   """Every `config.eval_every` steps: metrics to TensorBoard, best checkpoint kept apart."""
 
-  def __init__(self, gan, context: Context, metrics, config: Config, workdir: Workdir, writer,
-               checkpoint, generator):
+  def __init__(self, gan, context: Context, metrics, config: Config, best, writer, generator):
     super().__init__()
     self.generator = generator  # the live G the context evaluates (or its float32 copy)
     self.gan, self.context, self.metrics, self.writer = gan, context, metrics, writer
@@ -73,11 +72,22 @@ class PeriodicEval(Action):
     # None: only higher-is-better metrics (precision, ...) are evaluated; no best checkpoint.
     self.best_metric = config.eval_best or next(
         (m for m in metrics if m in config_lib.EVAL_BEST_METRICS), None)
-    self.best_dir = workdir.best_checkpoint_dir
-    self.best_manager = tf.train.CheckpointManager(checkpoint, self.best_dir, max_to_keep=1,
-                                                   checkpoint_name=CHECKPOINT_NAME)
-    self.best = read_best(workdir)  # resumed runs go on from their best so far
+    self.best = best  # checkpoints.BestCheckpoint of the run
     self.last_step = None
+
+  @classmethod
+  def for_run(cls, run, writer) -> "PeriodicEval":
+    """The evaluation of a training run (train/setup.py's Run), its sample generator."""
+    config = run.config
+    context = make_context(config, run.out, run.sample_generator, run.num_classes)
+    metrics = resolve_metrics(config, context)
+    if config.eval_best and config.eval_best not in metrics:
+      raise UserError(f"--eval_best: {config.eval_best} is not among the metrics evaluated "
+                      f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})")
+    logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
+                 config.eval_every, config.eval_samples)
+    best = checkpoints.BestCheckpoint(run.checkpoints.checkpoint, run.out)
+    return cls(run.gan, context, metrics, config, best, writer, run.sample_generator)
 
   def after(self, previous, step, logs):
     if crossed(previous, step, self.every) and step != self.last_step:
@@ -99,27 +109,16 @@ class PeriodicEval(Action):
     self.writer.flush()
     self.last_step = step
     value = values.get(self.best_metric, np.nan)
-    better = bool(np.isfinite(value)) and (self.best is None or value < self.best["value"])
+    best = self.best.record
+    better = bool(np.isfinite(value)) and (best is None or value < best["value"])
     logging.info("eval at step %d (%.1fs): %s%s", step, seconds,
                  "  ".join(f"{k}={v:.4g}" for k, v in values.items()),
                  f"  (best {self.best_metric} so far)" if better else "")
     if better:
-      path = self.best_manager.save(checkpoint_number=step)
-      self.best = dict(step=step, metric=self.best_metric, value=value, metrics=values,
-                       checkpoint=os.path.relpath(path, os.path.dirname(self.best_dir)),
-                       num_samples=self.context.options.num_samples, seed=EVAL_SEED,
-                       protocol=self.context.protocol())
+      record = dict(metric=self.best_metric, value=value, metrics=values,
+                    num_samples=self.context.options.num_samples, seed=EVAL_SEED,
+                    protocol=self.context.protocol())
       if set(values) & set(FEATURE_METRICS):
-        self.best["feature_extractor"] = self.context.extractor.name
-      atomic.write_text(os.path.join(self.best_dir, "best.json"),
-                        json.dumps(self.best, indent=2, sort_keys=True))
+        record["feature_extractor"] = self.context.extractor.name
+      self.best.save(step, record)
     return values
-
-
-def read_best(workdir: Workdir):
-  """checkpoints/best/best.json as a dict, or None before the first evaluation."""
-  path = os.path.join(workdir.best_checkpoint_dir, "best.json")
-  if not os.path.isfile(path):
-    return None
-  with open(path) as f:
-    return json.load(f)

@@ -1,9 +1,10 @@
 """Fault handling of a run: non-finite steps roll back, signals stop cleanly.
 
-  NaN / Inf     NonFiniteGuard stops fit at the first non-finite loss (and the
-                Checkpointer refuses to save non-finite weights); fit_with_rollback
-                restores the last checkpoint, reshuffles the data (data_seed) and goes
-                on, at most --max_rollbacks times in a row, then stops naming the step.
+  NaN / Inf     NonFiniteGuard stops fit at the first non-finite loss (and
+                checkpoints.RunCheckpoints refuses to save non-finite weights); the fit
+                (train/loop.py) restores the last checkpoint, reshuffles the data
+                (data_seed) and goes on while Rollbacks allows: at most --max_rollbacks
+                times in a row, then it stops naming the step.
   SIGINT/TERM   SignalStop lets the current step finish and stops fit; the caller
                 checkpoints that step and does not export (the run is unfinished).
                 A second signal interrupts at once (checkpoint writes are atomic).
@@ -207,77 +208,32 @@ def worker_lost(error, step):
       "earlier)")
 
 
-def fit_steps(gan, dataset, start, steps, callbacks):
-  """gan.fit for exactly `steps` generator steps from generator step `start`.
+class Rollbacks:
+  """The non-finite policy of a run: roll back to the newest checkpoint, reshuffle, go on;
+  give up after more than `max_rollbacks` rollbacks in a row without a checkpoint past
+  the failing step (the same NaN again and again). train/loop.py's fit applies it."""
 
-  Keras runs whole rounds of steps_per_execution k steps (the dataset repeats): a
-  remainder would overrun the run's length, and a start off the multiples of k (a resume
-  from a run with another k) would shift every round, so periodic actions would fire up
-  to k - 1 steps late all run long. So: a short round up to the next multiple of k, the
-  whole rounds, and a short round for the remainder; each short length traces (and
-  XLA-compiles) its own train function once. The k-step function is kept throughout.
-  """
-  k = gan.steps_per_execution
-  head = min(steps, (-start) % k)
-  body = (steps - head) // k * k
-  tail = steps - head - body
-  functions = {k: gan.train_function}  # None until the first fit builds it
-  try:
-    for count, per_call in ((head, head), (body, k), (tail, tail)):
-      if not count:
-        continue
-      gan.steps_per_execution, gan.train_function = per_call, functions.get(per_call)
-      gan.fit(dataset, epochs=1, steps_per_epoch=count, verbose=0, shuffle=False,
-              callbacks=callbacks)
-      functions[per_call] = gan.train_function
-      if gan.stop_training:  # the guard, a signal or a preemption stopped this fit
-        break
-  finally:
-    gan.steps_per_execution, gan.train_function = k, functions.get(k)
+  def __init__(self, max_rollbacks: int):
+    self.max_rollbacks = max_rollbacks  # >= 0
+    self.count = 0  # rollbacks in this process; each one reseeds the batch order
+    self._in_a_row, self._last_bad = 0, -1  # rollbacks since a checkpoint past step _last_bad
 
-
-def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard, checkpointer,
-                      restore, seed, max_rollbacks, stop):
-  """Fits `gan` to `total_steps` generator steps, rolling back on non-finite steps.
-
-  dataset: the pipeline already built with shuffle seed `seed` (--seed); after a
-  resume or a rollback make_dataset(data_seed(...)) builds another. restore() ->
-  the checkpoint path restored (None when there is none). callbacks include guard,
-  checkpointer and stop (a SignalStop). Returns
-  (last checkpoint path, steps run by fit including redone ones, rollbacks).
-  Raises UserError after more than `max_rollbacks` rollbacks in a row without a
-  checkpoint past the failing step, or when there is nothing to roll back to.
-  """
-  trained = 0  # steps run by fit, redone ones included (for images/s)
-  rollbacks = 0  # in this process; each one reseeds the batch order
-  failures, last_bad = 0, -1  # rollbacks in a row without a checkpoint past step last_bad
-  dataset_seed = seed
-  while True:
-    step = int(gan.step.numpy())
-    if step < total_steps and stop.signum is None:
-      shuffle_seed = data_seed(seed, step, rollbacks)
-      if shuffle_seed != dataset_seed:
-        dataset, dataset_seed = make_dataset(shuffle_seed), shuffle_seed
-      fit_steps(gan, dataset, step, total_steps - step, callbacks)
-      trained += int(gan.step.numpy()) - step
-    path = checkpointer.save()  # None when a variable is non-finite (guard tripped)
-    if not guard.tripped:
-      return path, trained, rollbacks
-    failures = 1 if checkpointer.last_step > last_bad else failures + 1
-    last_bad = guard.step
-    if failures > max_rollbacks:
+  def give_up_unless_allowed(self, guard, run_checkpoints) -> None:
+    """Counts the tripped `guard`'s failure; UserError when it is one too many in a row.
+    run_checkpoints: the run's checkpoints.RunCheckpoints (its newest good one)."""
+    self._in_a_row = 1 if run_checkpoints.last_step > self._last_bad else self._in_a_row + 1
+    self._last_bad = guard.step
+    if self._in_a_row > self.max_rollbacks:
       raise UserError(
-          f"non-finite {guard.what} at step {guard.step}; stopped after {failures - 1} "
-          f"rollback(s) in a row (--max_rollbacks={max_rollbacks}). The last good checkpoint "
-          f"{checkpointer.last_path} is kept: lower --g_lr/--d_lr or change --seed, then rerun "
-          "to resume from it")
-    restored = restore()
-    if restored is None:
-      raise UserError(f"non-finite {guard.what} at step {guard.step} and no checkpoint left to "
-                      "roll back to")
-    checkpointer.mark_saved(restored)
-    rollbacks += 1
+          f"non-finite {guard.what} at step {guard.step}; stopped after {self._in_a_row - 1} "
+          f"rollback(s) in a row (--max_rollbacks={self.max_rollbacks}). The last good "
+          f"checkpoint {run_checkpoints.last_path} is kept: lower --g_lr/--d_lr or change "
+          "--seed, then rerun to resume from it")
+
+  def rolled_back(self, guard, restored: str) -> None:
+    """Records the rollback to `restored` and re-arms the guard."""
+    self.count += 1
     logging.warning("Non-finite %s at step %d: rolled back to %s (rollback %d in a row of at "
-                    "most %d), reshuffling the data", guard.what, guard.step, restored, failures,
-                    max_rollbacks)
+                    "most %d), reshuffling the data", guard.what, guard.step, restored,
+                    self._in_a_row, self.max_rollbacks)
     guard.reset()

@@ -1,193 +1,186 @@
-"""train(config, workdir): data, models, strategy, compile, restore, fit, checkpoint, export.
+"""train(config, workdir): setup, the fit with its per-step actions, then the export.
 
-Flow: Config -> strategy and precision -> workdir checks -> tf.data pipeline ->
-compiled GAN (build.py) -> restore the newest checkpoint -> fit with callbacks
-(callbacks.py) under fault handling (faults.py) -> final checkpoint, sample grid,
-SavedModel (export/). Rerunning with the same workdir resumes.
-
-Faults (faults.py, checkpoints.py, workdir.py):
-  kill -9           checkpoints are written atomically; a rerun resumes from the newest
-                    readable one (falling back past damaged ones).
-  SIGINT/SIGTERM    the current step finishes, a checkpoint is written, the summary says
-                    `interrupted` (no export: the run is unfinished).
-  NaN / Inf         never checkpointed or exported: roll back to the last checkpoint with a
-                    reseeded batch order, at most --max_rollbacks times in a row.
-  bad workdir       conflicting config refused (or moved aside with overwrite=True);
-                    unwritable checkpoints: UserError, older checkpoints intact.
+Read top to bottom:
+  1. setup.setup: strategy, precision, workdir, data facts, compiled GAN, checkpoints
+     restored, the input pipeline shuffled for the step the run starts from.
+  2. The per-step actions, listed once in their order (callbacks.RunActions): finite
+     check, EMA statistics, log, sample grid, evaluation, checkpoint, stop.
+  3. fit: Keras `fit` over the compiled train step with that one callback, in rounds of
+     steps_per_execution steps (fit_steps), rolling back on a non-finite step (the policy
+     is faults.Rollbacks', the state checkpoints.RunCheckpoints').
+  4. The final checkpoint and grid; unless a signal stopped the run, the SavedModel (the
+     best evaluated one too) and its TF Serving version.
+Keras `fit` rather than a hand-written loop: it keeps Keras' compiled multi-step function
+(steps_per_execution), its distributed-dataset handling and its callbacks; everything a
+period triggers is in the one callback, which reads the step once per round.
+Rerunning with the same workdir resumes; faults are handled as BUILD_NOTES.md ("Faults")
+describes.
 """
 
 import json
-import os
 import time
 
-import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from dcgan_tf import checkpoints
-from dcgan_tf import config as config_lib
-from dcgan_tf import data as data_lib
-from dcgan_tf import devices
 from dcgan_tf import images
-from dcgan_tf import models
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel, serving
-from dcgan_tf.train import build, callbacks, distribute, ema, faults
-from dcgan_tf.workdir import Workdir
+from dcgan_tf.train import callbacks, distribute, ema, faults
+from dcgan_tf.train import setup as setup_lib
 
 
-def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
-          extra_callbacks=()) -> dict:
+def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> dict:
   """Trains (or resumes) to the run's total steps, then checkpoints, samples and exports.
 
-  overwrite: start afresh even if `workdir` holds a run; the old run is renamed to
-  WORKDIR.old-<time> (Workdir.move_aside), never deleted. extra_callbacks: Keras
-  callbacks run before the others each step (e.g. fault injection in tests).
-  Returns a summary dict: step, start_step, total_steps, wall_s, images_per_s, paths,
-  rollbacks (non-finite recoveries) and interrupted (signal name, or None).
+  overwrite: start afresh even if `workdir` holds a run (the old run is moved aside).
+  extra_callbacks: Keras callbacks run before the others each step (e.g. fault injection
+  in tests). Returns a summary dict: step, start_step, total_steps, wall_s, images_per_s,
+  paths, rollbacks (non-finite recoveries) and interrupted (signal name, or None).
   Raises UserError for bad input and when the run cannot go on.
   """
-  config_lib.validate(config)
-  run_dir = Workdir(workdir)
   t_start = time.perf_counter()
-  # The strategy first: MultiWorkerMirroredStrategy must exist before TF runs any op.
-  # Only the chief writes the run's folder (run_dir); other workers write everything
-  # to a throwaway folder (TF's multi-worker guide) and restore from run_dir.
-  strategy = distribute.get_strategy(config.strategy)
-  devices.check_gpu(config.require_gpu)  # before anything is written
-  out = Workdir(distribute.write_dir(strategy, workdir))
-  out.start(config, overwrite)
-  keras.utils.set_random_seed(config.seed)
-  policy = devices.set_precision(config.precision)
-  logging.info("Training on %s", devices.describe(
-      strategy, policy, devices.resolve_jit_compile(config.jit_compile, strategy)))
-
-  def make_input(seed=None):
-    """(dataset, Source); seed: shuffle seed, None = --seed (see faults.data_seed). One
-    pipeline per worker, reading its shard and batching per replica."""
-    return distribute.distributed_dataset(strategy, lambda ctx: data_lib.make_dataset(
-        config, batch_size=config.batch_size, seed=seed, input_context=ctx, uint8=True),
-        config.batch_size)
-
-  dataset, source = make_input()
-  num_classes = models.conditional_classes(config, source.num_classes)
-  config = config.replace(num_classes=num_classes) if num_classes else config
-  steps = build.total_steps(config, source.num_examples)
-  out.save_config(config)
-  config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True)
-  logging.info("Config (precision policy %s, conv_impl %s):\n%s", policy,
-               devices.resolve_conv_impl(config.conv_impl), config_text)
-
-  gan, fixed_noise = build.build_gan(config, num_classes, strategy, policy)
-  ckpt = checkpoints.make_checkpoint(gan, fixed_noise)
-  manager = checkpoints.make_manager(ckpt, out, config.keep_checkpoints)
-  # Every worker restores the chief's checkpoints (run_dir must be on a shared filesystem).
-  restored = checkpoints.restore_latest(ckpt, run_dir)
-  start_step = int(gan.step.numpy())
-  if restored:
-    logging.info("Resumed from %s at step %d of %d", restored, start_step, steps)
-  np.save(out.fixed_noise_path, fixed_noise.numpy())
-
+  run = setup_lib.setup(config, workdir, overwrite)
+  config, gan, out = run.config, run.gan, run.out
   writer = tf.summary.create_file_writer(out.tensorboard_dir)
-  with writer.as_default(step=start_step):
-    tf.summary.text("config", "```\n" + config_text + "\n```")
-  guard = faults.NonFiniteGuard(gan)
-  # Samples and the export come from the EMA generator when there is one (train/ema.py).
-  sample_generator = gan.generator if gan.ema_generator is None else gan.ema_generator
+  with writer.as_default(step=run.start_step):
+    tf.summary.text("config", "```\n" + json.dumps(config.to_dict(), indent=2, sort_keys=True)
+                    + "\n```")
+  if run.start_step >= run.total_steps:
+    logging.info("Already at step %d of %d: nothing to train", run.start_step, run.total_steps)
+
+  # The per-step actions, in their order (callbacks.py says why this order).
   ema_statistics = []
   if gan.ema_generator is not None:
     ema_statistics = [ema.EMAStatistics(
-        gan, (config.sample_every, config.checkpoint_every, config.eval_every), num_classes,
-        config.seed)]
-  sampler = callbacks.SampleGrid(gan, sample_generator, writer, fixed_noise,
-                                 images.grid_labels(config.num_grid_samples, num_classes),
-                                 config.sample_every, out.samples_dir)
-  checkpointer = callbacks.Checkpointer(gan, manager, config.checkpoint_every, guard,
-                                        checkpoints.saved_variables(gan, fixed_noise))
+        gan, (config.sample_every, config.checkpoint_every, config.eval_every),
+        run.num_classes, config.seed)]
+  sampler = callbacks.SampleGrid(gan, run.sample_generator, writer, run.fixed_noise,
+                                 images.grid_labels(config.num_grid_samples, run.num_classes),
+                                 config.sample_every, out)
   periodic_eval = []
   if config.eval_every:
-    # Here, not at the top: evaluation pulls in the metrics (scikit-learn, the Inception
+    # Imported here: evaluation pulls in the metrics (scikit-learn, the Inception
     # extractors), which a run without --eval_every never needs.
     from dcgan_tf.train import evaluation
-    context = evaluation.make_context(config, out, sample_generator, num_classes)
-    metrics = evaluation.resolve_metrics(config, context)
-    if config.eval_best and config.eval_best not in metrics:
-      raise UserError(f"--eval_best: {config.eval_best} is not among the metrics evaluated "
-                      f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})")
-    logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
-                 config.eval_every, config.eval_samples)
-    periodic_eval = [evaluation.PeriodicEval(gan, context, metrics, config, out, writer, ckpt,
-                                               sample_generator)]
-  if restored:
-    checkpointer.mark_saved(restored)
-  else:
-    # Step 0: a good state to roll back to before the first period; and an unwritable
-    # disk fails now, not at the first checkpoint hours later.
-    checkpointer.save()
-  if start_step >= steps:
-    logging.info("Already at step %d of %d: nothing to train", start_step, steps)
-
-  step_logger = callbacks.StepLogger(gan, writer, config.log_every, config.batch_size, steps,
-                                     source.num_examples)
-  t_fit = time.perf_counter()
+    periodic_eval = [evaluation.PeriodicEval.for_run(run, writer)]
+  step_logger = callbacks.StepLogger(gan, writer, config.log_every, config.batch_size,
+                                     run.total_steps, run.input.source.num_examples)
+  checkpointer = callbacks.Checkpointer(run.checkpoints, config.checkpoint_every)
   # A signal to one worker of a cluster must stop them all at one step (faults.py).
-  multi_worker = distribute.is_multi_worker(strategy)
+  multi_worker = distribute.is_multi_worker(run.strategy)
 
   def save_preempted():
     """The coordinated stop's checkpoint, written mid-fit: the EMA G's statistics first."""
     for statistics in ema_statistics:
       statistics.refresh_statistics()
-    return checkpointer.save()
+    return run.checkpoints.save()
 
-  signals = (faults.CoordinatedStop(strategy, save_preempted) if multi_worker
-             else faults.SignalStop())
+  stop = (faults.CoordinatedStop(run.strategy, save_preempted) if multi_worker
+          else faults.SignalStop())
+  t_fit = time.perf_counter()
   try:
-    with signals as stop:
-      # The per-step actions, in their order (train/callbacks.py): finite check, EMA
-      # statistics, log, sample grid, evaluation, checkpoint, stop.
-      actions = callbacks.RunActions(gan, [guard, *ema_statistics, step_logger, sampler,
+    with stop:
+      actions = callbacks.RunActions(gan, [run.guard, *ema_statistics, step_logger, sampler,
                                            *periodic_eval, checkpointer, stop])
-      ckpt_path, trained, rollbacks = faults.fit_with_rollback(
-          gan, steps, dataset, lambda seed: make_input(seed)[0],
-          list(extra_callbacks) + [actions],
-          guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
-          config.max_rollbacks, stop)
+      ckpt_path, trained, rollbacks = fit(run, list(extra_callbacks) + [actions], stop)
   except tf.errors.OpError as e:
-    lost = faults.worker_lost(e, checkpointer.last_step) if multi_worker else None
+    lost = faults.worker_lost(e, run.checkpoints.last_step) if multi_worker else None
     if lost is None:
       raise
     raise lost from e
   fit_s = time.perf_counter() - t_fit
-  if ckpt_path and out.path != run_dir.path:  # a non-chief's copy is thrown away: name the chief's
-    ckpt_path = os.path.join(run_dir.checkpoint_dir, os.path.basename(ckpt_path))
+
   final_step = int(gan.step.numpy())
-  summary = dict(step=final_step, start_step=start_step, total_steps=steps, checkpoint=ckpt_path,
-                 samples=sampler.write(), policy=policy, rollbacks=rollbacks,
-                 interrupted=stop.signal_name,
+  summary = dict(step=final_step, start_step=run.start_step, total_steps=run.total_steps,
+                 checkpoint=run.checkpoints.run_path(ckpt_path), samples=sampler.write(),
+                 policy=run.policy, rollbacks=rollbacks, interrupted=stop.signal_name,
                  images_per_s=trained * config.batch_size / max(fit_s, 1e-9))
   if stop.signum is not None:
     # No export: the run is unfinished, and a scheduler's SIGTERM grace period is short.
     logging.warning("Stopped by %s at step %d of %d; checkpoint %s. Rerun the same command to "
                     "resume (the export happens when the run completes)", stop.signal_name,
-                    final_step, steps, ckpt_path)
+                    final_step, run.total_steps, summary["checkpoint"])
   elif config.export:
-    bad = checkpoints.nonfinite_variables(sample_generator.variables)
-    if bad:  # the final checkpoint was checked too: belt and braces before publishing
-      raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step "
-                      f"{final_step}")
-    summary["saved_model"] = savedmodel.export_generator(
-        sample_generator, out.saved_model_dir, config, num_classes, step=final_step,
-        ema=gan.ema_generator is not None)
-    summary["serving"] = serving.publish(summary["saved_model"], out.serving_dir, final_step,
-                                         config.keep_checkpoints)
-    best = None
-    if config.eval_every:
-      from dcgan_tf.train import evaluation
-      best = evaluation.read_best(out)
-    if best is not None:
-      summary["saved_model_best"] = savedmodel.export_best(out, best, config, num_classes)
+    summary.update(export(run, final_step))
   summary["wall_s"] = time.perf_counter() - t_start
-  distribute.cleanup_write_dir(out.path, workdir)  # a non-chief's throwaway folder
+  distribute.cleanup_write_dir(out.path, run.workdir.path)  # a non-chief's throwaway folder
   logging.info("Done: %s", json.dumps(summary))
   return summary
+
+
+def fit_steps(gan, dataset, start, steps, callbacks_):
+  """gan.fit for exactly `steps` generator steps from generator step `start`.
+
+  Keras runs whole rounds of steps_per_execution k steps (the dataset repeats): a
+  remainder would overrun the run's length, and a start off the multiples of k (a resume
+  from a run with another k) would shift every round, so periodic actions would fire up
+  to k - 1 steps late all run long. So: a short round up to the next multiple of k, the
+  whole rounds, and a short round for the remainder; each short length traces (and
+  XLA-compiles) its own train function once. The k-step function is kept throughout.
+  """
+  k = gan.steps_per_execution
+  head = min(steps, (-start) % k)
+  body = (steps - head) // k * k
+  tail = steps - head - body
+  functions = {k: gan.train_function}  # None until the first fit builds it
+  try:
+    for count, per_call in ((head, head), (body, k), (tail, tail)):
+      if not count:
+        continue
+      gan.steps_per_execution, gan.train_function = per_call, functions.get(per_call)
+      gan.fit(dataset, epochs=1, steps_per_epoch=count, verbose=0, shuffle=False,
+              callbacks=callbacks_)
+      functions[per_call] = gan.train_function
+      if gan.stop_training:  # the guard, a signal or a preemption stopped this fit
+        break
+  finally:
+    gan.steps_per_execution, gan.train_function = k, functions.get(k)
+
+
+def fit(run: setup_lib.Run, callbacks_, stop):
+  """Fits run.gan to run.total_steps generator steps, rolling back on non-finite steps.
+
+  After a rollback the input is reshuffled (faults.data_seed). Returns (last checkpoint
+  path, steps run by fit including redone ones, rollbacks). Raises UserError when the
+  rollback policy gives up (faults.Rollbacks) or there is nothing to roll back to.
+  """
+  gan, guard = run.gan, run.guard
+  rollbacks = faults.Rollbacks(run.config.max_rollbacks)
+  dataset, dataset_seed = run.dataset, run.dataset_seed
+  trained = 0  # steps run by fit, redone ones included (for images/s)
+  while True:
+    step = int(gan.step.numpy())
+    if step < run.total_steps and stop.signum is None:
+      shuffle_seed = faults.data_seed(run.config.seed, step, rollbacks.count)
+      if shuffle_seed != dataset_seed:
+        dataset, dataset_seed = run.input.dataset(shuffle_seed), shuffle_seed
+      fit_steps(gan, dataset, step, run.total_steps - step, callbacks_)
+      trained += int(gan.step.numpy()) - step
+    path = run.checkpoints.save()  # None when a variable is non-finite (guard tripped)
+    if not guard.tripped:
+      return path, trained, rollbacks.count
+    rollbacks.give_up_unless_allowed(guard, run.checkpoints)
+    restored = run.checkpoints.restore()
+    if restored is None:
+      raise UserError(f"non-finite {guard.what} at step {guard.step} and no checkpoint left to "
+                      "roll back to")
+    rollbacks.rolled_back(guard, restored)
+
+
+def export(run: setup_lib.Run, step: int) -> dict:
+  """The finished run's SavedModel (+ TF Serving version), and the best evaluated one's."""
+  config, generator = run.config, run.sample_generator
+  bad = checkpoints.nonfinite_variables(generator.variables)
+  if bad:  # the final checkpoint was checked too: belt and braces before publishing
+    raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step {step}")
+  paths = {"saved_model": savedmodel.export_generator(
+      generator, run.out.saved_model_dir, config, run.num_classes, step=step,
+      ema=run.gan.ema_generator is not None)}
+  paths["serving"] = serving.publish(paths["saved_model"], run.out.serving_dir, step,
+                                     config.keep_checkpoints)
+  best = checkpoints.read_best(run.out) if config.eval_every else None
+  if best is not None:
+    paths["saved_model_best"] = savedmodel.export_best(run.out, best, config, run.num_classes)
+  return paths
