@@ -12,6 +12,7 @@ code receives a Config or an options dataclass and never reads flags.
 """
 
 import dataclasses
+import errno
 import os
 import sys
 import typing
@@ -30,6 +31,11 @@ FLAGS = flags.FLAGS
 TF_ENVIRONMENT_ERRORS = ("PermissionDeniedError", "ResourceExhaustedError", "NotFoundError",
                          "DataLossError", "FailedPreconditionError", "AlreadyExistsError",
                          "UnavailableError")
+
+# OS errors a user's machine or path causes (full disk, no permission, read-only
+# filesystem, a path that does not exist, disk quota); any other OSError keeps its traceback.
+USER_OS_ERRORS = (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT,
+                  errno.ENOTDIR, errno.EISDIR, errno.EDQUOT)
 
 _DEFINE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string}
@@ -98,7 +104,7 @@ def user_message(error: BaseException):
     if type(error).__name__ not in TF_ENVIRONMENT_ERRORS:
       return None
     return f"{type(error).__name__[:-len('Error')]}: {error_text(error)}"
-  if isinstance(error, OSError):  # disk full, read-only filesystem, permission denied, ...
+  if isinstance(error, OSError) and error.errno in USER_OS_ERRORS:
     filename = getattr(error, "filename", None)
     return f"{error.strerror or error}" + (f": {filename}" if filename else "")
   return None

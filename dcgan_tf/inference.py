@@ -138,9 +138,3 @@ def generate(run: Run, z, labels=None, batch_size=256) -> np.ndarray:
                                                           np.int32)
     out.append(np.asarray(run.generator(batch, batch_labels, training=False), np.float32))
   return np.concatenate(out)
-
-
-def sample(run: Run, num: int, seed: int) -> np.ndarray:
-  """`num` random samples (uniform labels when conditional), float32 [-1, 1]."""
-  return generate(run, latent(num, run.config.latent_dim, seed),
-                  random_labels(num, run.num_classes, seed))

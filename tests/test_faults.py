@@ -385,6 +385,10 @@ def test_cli_maps_environment_errors_to_one_line():
   assert cli.user_message(ValueError("bug")) is None  # only UserError is the user's
   assert cli.user_message(OSError(28, "No space left on device", "/w/x.npy")) == \
       "No space left on device: /w/x.npy"
+  assert cli.user_message(PermissionError(13, "Permission denied", "/w")) == \
+      "Permission denied: /w"
+  # An OSError that no user path explains (a bad file descriptor: our bug) keeps its traceback.
+  assert cli.user_message(OSError(9, "Bad file descriptor")) is None
   assert cli.user_message(tf.errors.InvalidArgumentError(None, None, "bug")) is None
   assert cli.user_message(KeyError("bug")) is None  # bugs keep their traceback
 

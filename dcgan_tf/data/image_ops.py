@@ -132,11 +132,6 @@ def rotate_shift(images, angles, shifts, fill_value=-1.0):
   return tf.ensure_shape(out, images.shape)
 
 
-def rotate(image, angle, fill_value=-1.0):
-  """Rotates one float [H, W, C] image by `angle` radians about its center."""
-  return rotate_shift(image[None], tf.reshape(angle, [1]), tf.zeros([1, 2]), fill_value)[0]
-
-
 def augment(images, seed, flip: bool = False, mnist: bool = False):
   """Random augmentation of float32 [B, S, S, C] (or one [S, S, C]) in [-1, 1].
 

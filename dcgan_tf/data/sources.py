@@ -30,10 +30,10 @@ AUTOTUNE = tf.data.AUTOTUNE
 DEBIAN_DATASETS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist",
                    "mnist": "/usr/share/datasets/mnist"}
 
-# TFDS names of the named datasets that come from TFDS.
+# TFDS names of the named datasets that fall back to TFDS by name (celeba and lsun_* name
+# theirs beside their local forms, below).
 TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10",
-              "celeba": "celeb_a", "lsun_church": "lsun/church_outdoor",
-              "lsun_bedroom": "lsun/bedroom", "pets": "oxford_iiit_pet", "cars": "cars196"}
+              "pets": "oxford_iiit_pet", "cars": "cars196"}
 
 CELEBA_HINT = (
     "CelebA's Google Drive download often fails (quota): place the files by hand instead: "

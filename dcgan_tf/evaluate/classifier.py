@@ -22,8 +22,14 @@ from dcgan_tf.errors import UserError
 FEATURE_LAYER = "features"
 
 
-def build_classifier(image_shape, num_classes, width=32, feature_dim=128, seed=0) -> keras.Model:
-  """Functional CNN: conv3x3-pool blocks (widths w, 2w, 4w) -> Dense features -> logits.
+WIDTH = 32  # channels of the first conv block (then 2x, 4x)
+FEATURE_DIM = 128  # units of the feature layer FID/KID/P-R-D-C read
+LEARNING_RATE = 1e-3  # Adam
+
+
+def build_classifier(image_shape, num_classes, seed=0) -> keras.Model:
+  """Functional CNN: conv3x3-pool blocks (WIDTH, 2x, 4x channels) -> Dense features
+  (FEATURE_DIM, ReLU) -> logits.
 
   About 10 M multiply-adds per 32x32 image: a Fashion-MNIST epoch takes about a minute
   on two CPU cores.
@@ -39,25 +45,24 @@ def build_classifier(image_shape, num_classes, width=32, feature_dim=128, seed=0
   inputs = keras.Input(shape=tuple(image_shape), name="images")
   h = inputs
   for i in range(3):
-    filters = width * 2 ** i
+    filters = WIDTH * 2 ** i
     h = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=init,
                       name=f"conv{i}")(h)
     if i < pools:
       h = layers.MaxPooling2D(2, name=f"pool{i}")(h)
   h = layers.GlobalAveragePooling2D(name="gap")(h)
-  h = layers.Dense(feature_dim, activation="relu", kernel_initializer=init, name=FEATURE_LAYER)(h)
+  h = layers.Dense(FEATURE_DIM, activation="relu", kernel_initializer=init, name=FEATURE_LAYER)(h)
   h = layers.Dropout(0.3, seed=seed, name="dropout")(h)
   logits = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed),
                         name="logits")(h)
   return keras.Model(inputs, logits, name="classifier")
 
 
-def train_classifier(images, labels, num_classes, epochs=3, seed=0, batch_size=128,
-                     learning_rate=1e-3, validation=None, verbose=0) -> keras.Model:
+def train_classifier(images, labels, num_classes, epochs=3, seed=0,
+                     batch_size=128) -> keras.Model:
   """Trains `build_classifier` with Adam on sparse softmax cross-entropy.
 
   images: float32 [N, H, W, C] in [-1, 1]; labels: int [N] in [0, num_classes).
-  validation: optional (images, labels) tuple, reported by Keras only.
   Returns the trained model (logits out); see `accuracy` and `feature_model`.
   """
   images = np.asarray(images, np.float32)
@@ -69,11 +74,11 @@ def train_classifier(images, labels, num_classes, epochs=3, seed=0, batch_size=1
     raise UserError("train_classifier: no training images")
   keras.utils.set_random_seed(seed)
   model = build_classifier(images.shape[1:], num_classes, seed=seed)
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=["accuracy"])
   model.fit(images, labels, batch_size=batch_size, epochs=epochs, shuffle=True,
-            validation_data=validation, verbose=verbose)
+            verbose=0)
   return model
 
 
@@ -90,7 +95,7 @@ def accuracy(model, images, labels, batch_size=256) -> float:
 
 
 def feature_model(model) -> keras.Model:
-  """images [-1, 1] -> (features [B, feature_dim] >= 0, logits [B, num_classes])."""
+  """images [-1, 1] -> (features [B, FEATURE_DIM] >= 0, logits [B, num_classes])."""
   return keras.Model(model.input, [model.get_layer(FEATURE_LAYER).output, model.outputs[0]],
                      name="classifier_features")
 
