@@ -96,3 +96,17 @@ def absl_info_logging():
   from absl import logging as absl_logging
   absl_logging.set_verbosity(absl_logging.INFO)
   yield
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      "markers", "heavy: a test of 15 s or more (several processes, XLA or a classifier): "
+      "collected first, so that `-n 2` starts the long ones early and the two workers end "
+      "together instead of one finishing a long test alone")
+
+
+def pytest_collection_modifyitems(items):
+  """Heavy tests first (a stable sort: the rest keep their order). xdist hands the first
+  items out round-robin, so the longest tests are spread over the workers from the start
+  (longest-first scheduling), not left to whichever worker reaches their module last."""
+  items.sort(key=lambda item: item.get_closest_marker("heavy") is None)

@@ -116,6 +116,7 @@ def _rows(stdout):
   return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.heavy
 def test_bench_command_prints_json_lines():
   result = run_module("dcgan_tf.bench", "--image_size=32", "--channels=1", "--batch_size=8",
                       "--steps=2", "--warmup=1", "--rounds=2", "--matmul_size=128",

@@ -25,6 +25,7 @@ def test_round_clock_counts_steps_across_fits():
   assert [s for s, _ in clock.marks] == [2, 4, 5]
 
 
+@pytest.mark.heavy
 def test_compare_runs_the_product_loop_and_the_bare_step(monkeypatch):
   from dcgan_tf.bench import loop as bench_loop
   from dcgan_tf.train import loop

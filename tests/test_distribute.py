@@ -76,6 +76,7 @@ def _run_script(*args, timeout=400):
                         text=True, timeout=timeout, env=env, cwd=REPO)
 
 
+@pytest.mark.heavy
 def test_mirrored_two_replicas_match_one_device(tmp_path):
   result = _run_script("mirrored", str(tmp_path))
   assert result.returncode == 0, result.stderr[-3000:]
@@ -180,6 +181,7 @@ def _interrupted_at(log):
   return int(re.search(r"Interrupted by SIGTERM at step (\d+) of 10000", log).group(1))
 
 
+@pytest.mark.heavy
 def test_multiworker_preemption_and_a_lost_worker(tmp_path):
   """kill -9 of worker 1: worker 0 fails with one line naming the fix, in bounded time.
   SIGTERM to worker 1 only: both stop at the same step, which the chief checkpointed; the

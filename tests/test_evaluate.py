@@ -158,6 +158,7 @@ def test_conditional_generator_is_evaluated_with_uniform_labels(tmp_path, option
   assert results["variant"] == "cdcgan" and results["metrics"]["svm"]["value"] > 0.3
 
 
+@pytest.mark.heavy
 def test_intra_class_fid_tells_a_generator_that_ignores_its_labels(tmp_path, options,
                                                                   monkeypatch):
   """Known answers: a "generator" returning real digits of the asked class, and one returning
@@ -190,6 +191,7 @@ def test_intra_class_fid_tells_a_generator_that_ignores_its_labels(tmp_path, opt
   assert wrong["intra_fid"]["worst"] == max(wrong["intra_fid"]["per_class"].values())
 
 
+@pytest.mark.heavy
 def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp_path,
                                                            monkeypatch):
   """Known answers through evaluate(): a "generator" that returns held-out real digits, and
@@ -239,6 +241,7 @@ def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp
   assert perfect["memorization"]["train_examples"] == 1797
 
 
+@pytest.mark.heavy
 def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
     workdir, options, tmp_path, caplog):
   from dcgan_tf.evaluate import evaluator

@@ -92,6 +92,7 @@ def test_saved_model_serves_the_trained_generator_without_dcgan_tf(trained_workd
   assert r["differs"], "generate with another seed must return other images"
 
 
+@pytest.mark.heavy
 def test_export_cli_from_workdir(trained_workdir, tmp_path):
   out = str(tmp_path / "exported")
   result = run_module("dcgan_tf.export", f"--workdir={trained_workdir}", f"--out={out}")

@@ -134,6 +134,7 @@ def restore_into_fresh_gan(workdir):
 
 # ------------------------------------------------------------------ kill -9, signals
 
+@pytest.mark.heavy
 def test_sigkill_after_first_checkpoint_then_resume(tmp_path):
   from dcgan_tf.train import loop
   workdir, every = str(tmp_path / "run"), 3
@@ -154,6 +155,7 @@ def test_sigkill_after_first_checkpoint_then_resume(tmp_path):
   np.testing.assert_array_equal(noise, np.load(os.path.join(workdir, "fixed_noise.npy")))
 
 
+@pytest.mark.heavy
 def test_sigterm_checkpoints_the_current_step_and_does_not_export(tmp_path):
   workdir = str(tmp_path / "run")
   training = Training(workdir, *tiny_flags(train_steps=10_000, checkpoint_every=1000,

@@ -181,6 +181,7 @@ def test_default_strategy_on_several_gpus_trains_on_the_first(monkeypatch, caplo
   assert devices.resolve_jit_compile("off", strategy) is False
 
 
+@pytest.mark.heavy
 def test_one_device_strategy_prefetches_input_and_trains_as_the_default(tmp_path, monkeypatch):
   """The single-GPU path reproduced on the CPU: OneDeviceStrategy('/cpu:0') in place of
   '/gpu:0'. Its distributed dataset (which copies batches to the device ahead of the step)

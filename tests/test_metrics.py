@@ -175,6 +175,7 @@ def test_real_vs_fake_separates_noise_from_digits():
 
 # ------------------------------------------------------------------ extractors
 
+@pytest.mark.heavy
 def test_classifier_learns_digits_and_exposes_features(tmp_path):
   from dcgan_tf.evaluate import classifier, context
   images, labels, _ = context.load_images(tiny(image_size=32), 1797, seed=0)

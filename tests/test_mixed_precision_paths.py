@@ -84,6 +84,7 @@ def test_spectral_norm_kernels_stay_float32_under_mixed_float16():
                              rtol=rtol, atol=0)
 
 
+@pytest.mark.heavy
 def test_a_mixed_float16_run_exports_and_evaluates_in_float32(tmp_path, request):
   """The end-of-training export equals `export` of the final checkpoint (a fresh float32
   process's view), bit for bit; evaluation during training equals `evaluate` on the best

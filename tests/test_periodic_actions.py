@@ -36,6 +36,7 @@ def test_rounds_of_several_steps_still_checkpoint_sample_and_log_inside_the_run(
   assert grids == [f"step_{s:07d}.png" for s in expected], grids
 
 
+@pytest.mark.heavy
 def test_a_resume_off_the_rounds_realigns_them(tmp_path, caplog):
   """5 steps at 1 per call, then a resume at 4 per call to 30: one short round 5 -> 8, then
   rounds ending on multiples of 4, so a period of 10 fires at 12, 20 and 30 (the end), and

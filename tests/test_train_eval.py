@@ -13,6 +13,7 @@ from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import options as eval_options
 
 
+@pytest.mark.heavy
 def test_eval_during_training_keeps_and_exports_the_best(tmp_path, request):
   from dcgan_tf.evaluate import evaluator
   # Float32 convolutions in float32 on any device, for the SWD recomputed below: with TF32

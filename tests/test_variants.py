@@ -231,6 +231,7 @@ def test_num_classes_must_match_a_labelled_dataset():
 
 # ------------------------------------------------------------------ through the CLI
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("variant", ["gan", "dcgan", "cdcgan", "sngan"])
 def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp_path):
   """Two steps with checkpoints (in-process, the library the CLI calls), then
