@@ -6,6 +6,7 @@ code receives a Config or an options dataclass and never reads flags.
   define_flags(Options)      one flag per field: type from the annotation, help text from
                              the field's metadata["help"], required if metadata["required"]
   read_flags(Options)        the parsed flags as an Options instance
+  read_options(Options, validate, verbosity)   the same, validated, log verbosity set
   define_config_flags()      --config plus one flag per Config field (None = not overridden)
   run(main)                  app.run that prints a UserError (or an environment error such
                              as a full disk) as one `error: ...` line, exit code 1
@@ -76,6 +77,15 @@ def _entry_module() -> str:
 def read_flags(cls):
   """The parsed flags of `cls`'s fields as an instance of `cls`."""
   return cls(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(cls)})
+
+
+def read_options(cls, validate, verbosity=logging.INFO):
+  """An entry point's start: absl's log verbosity, the parsed flags of dataclass `cls`,
+  checked by validate(options) (UserError naming the flag) before TensorFlow loads."""
+  logging.set_verbosity(verbosity)
+  options = read_flags(cls)
+  validate(options)
+  return options
 
 
 def define_config_flags() -> None:

@@ -55,6 +55,20 @@ def option(default, help_text, **metadata):
   return dataclasses.field(default=default, metadata={"help": help_text, **metadata})
 
 
+def saved_model_option():
+  """--saved_model of evaluate and sample: an export of the run as G."""
+  return option("", "An exported SavedModel of this run (W/saved_model, W/serving/STEP, "
+                "W/saved_model_best) to use as G instead of a checkpoint: what is served (the "
+                "G it was exported with; --use_ema does not apply). Its metadata must match the "
+                "run.")
+
+
+def use_ema_option():
+  """--use_ema of evaluate, sample and export."""
+  return option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
+                "--nouse_ema: the trained G.")
+
+
 @dataclasses.dataclass
 class Config:
   """All settings of one experiment. Help texts double as `--help` of the CLIs."""

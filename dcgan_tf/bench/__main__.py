@@ -18,9 +18,7 @@ cli.define_flags(settings_lib.BenchOptions)
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
-  options = cli.read_flags(settings_lib.BenchOptions)
-  settings_lib.validate(options)
+  options = cli.read_options(settings_lib.BenchOptions, settings_lib.validate, logging.WARNING)
   config = settings_lib.bench_config(options)
   from dcgan_tf.bench import breakdown, step  # imports TensorFlow: after the flags are checked
   step.set_threads(options.intra_op_threads, options.inter_op_threads)

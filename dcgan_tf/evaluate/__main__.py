@@ -14,8 +14,6 @@ Everything but --feature_extractor=inception works offline.
 import json
 import sys
 
-from absl import logging
-
 from dcgan_tf import cli
 from dcgan_tf.evaluate import options as options_lib
 
@@ -24,9 +22,7 @@ cli.define_flags(options_lib.Options)
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.INFO)
-  options = cli.read_flags(options_lib.Options)
-  options_lib.validate(options)
+  options = cli.read_options(options_lib.Options, options_lib.validate)
   from dcgan_tf.evaluate import evaluator  # imports TensorFlow: after the flags are checked
   results = evaluator.evaluate(options)
   if "svm" in results["metrics"]:

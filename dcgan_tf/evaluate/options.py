@@ -3,7 +3,7 @@ bad flag answer before TensorFlow loads."""
 
 import dataclasses
 
-from dcgan_tf.config import option, parse_truncations
+from dcgan_tf.config import option, parse_truncations, saved_model_option, use_ema_option
 from dcgan_tf.errors import UserError
 
 METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy", "precision",
@@ -23,13 +23,8 @@ class Options:
                         "run's whole training split).")
   num_samples: int = option(2000, "Generated images, and real images, per metric (>= 2). "
                              "FID/KID are biased by N: compare numbers made with one N.")
-  saved_model: str = option("", "An exported SavedModel of this run (W/saved_model, "
-                            "W/serving/STEP, W/saved_model_best) to use as G instead of a "
-                            "checkpoint: what is served (the G it was exported with; --use_ema does not "
-                            "apply). "
-                            "Its metadata must match the run.")
-  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
-                         "--nouse_ema: the trained G.")
+  saved_model: str = saved_model_option()
+  use_ema: bool = use_ema_option()
   checkpoint: str = option("", "Checkpoint to evaluate: empty = newest, a step number (500), or "
                             "a path prefix (W/checkpoints/ckpt-500).")
   real_split: str = option("", "Split of the run's dataset that real images (and the FID "

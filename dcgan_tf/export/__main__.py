@@ -5,8 +5,6 @@ A SavedModel with the signatures export/signatures.py documents (uint8 images), 
 warm-up requests and metadata; or an ONNX / TFLite file checked against the generator.
 """
 
-from absl import logging
-
 from dcgan_tf import cli
 from dcgan_tf.export import options as options_lib
 
@@ -15,9 +13,7 @@ cli.define_flags(options_lib.ExportOptions)
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.INFO)
-  options = cli.read_flags(options_lib.ExportOptions)
-  options_lib.validate(options)
+  options = cli.read_options(options_lib.ExportOptions, options_lib.validate)
   from dcgan_tf.export import savedmodel  # imports TensorFlow: after the flags are checked
   path = savedmodel.export_from_workdir(options)
   print(f"{options.format} export written to {path}")

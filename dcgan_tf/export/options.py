@@ -3,7 +3,7 @@ flag answer before TensorFlow loads."""
 
 import dataclasses
 
-from dcgan_tf.config import option
+from dcgan_tf.config import option, use_ema_option
 from dcgan_tf.errors import UserError
 
 FORMATS = ("savedmodel", "onnx", "tflite")
@@ -21,8 +21,7 @@ class ExportOptions:
                     "WORKDIR/serving/STEP), WORKDIR/generator.onnx, WORKDIR/generator.tflite.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a checkpoint path prefix "
                            "(W/checkpoints/ckpt-500).")
-  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
-                         "--nouse_ema: the trained G.")
+  use_ema: bool = use_ema_option()
   max_batch: int = option(1024, "savedmodel: the most images one request may ask for (num of "
                           "generate*, rows of z); a larger request fails before allocating.")
   batch: int = option(1, "tflite: the fixed batch of the model (TFLite has no dynamic batch).")

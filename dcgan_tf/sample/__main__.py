@@ -16,9 +16,7 @@ cli.define_flags(options_lib.SampleOptions)
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
-  options = cli.read_flags(options_lib.SampleOptions)
-  options_lib.validate(options)
+  options = cli.read_options(options_lib.SampleOptions, options_lib.validate, logging.WARNING)
   from dcgan_tf.sample import pictures  # imports TensorFlow: after the flags are checked
   print(json.dumps(pictures.make_picture(options)))
 

@@ -3,7 +3,7 @@ flag answer before TensorFlow loads."""
 
 import dataclasses
 
-from dcgan_tf.config import option, parse_truncations
+from dcgan_tf.config import option, parse_truncations, saved_model_option, use_ema_option
 from dcgan_tf.errors import UserError
 
 MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves", "truncation", "nearest")
@@ -34,13 +34,8 @@ class SampleOptions:
   lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
   seed: int = option(0, "Seed of z, labels and noise.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
-  saved_model: str = option("", "An exported SavedModel of this run (W/saved_model, "
-                            "W/serving/STEP, W/saved_model_best) to use as G instead of a "
-                            "checkpoint: what is served (the G it was exported with; --use_ema does not "
-                            "apply). "
-                            "Its metadata must match the run.")
-  use_ema: bool = option(True, "Use the EMA generator when the run has one (--ema_decay > 0); "
-                         "--nouse_ema: the trained G.")
+  saved_model: str = saved_model_option()
+  use_ema: bool = use_ema_option()
   truncation: str = option(
       "", "grid: z ~ N(0, 1) kept within [-t, t] (t > 0; empty: no truncation), the z of the "
       "export's generate_truncated(num, seed, t). truncation mode: comma-separated t, one "
