@@ -112,24 +112,23 @@ def run_copy(base_run, tmp_path):
   return workdir
 
 
-def fresh_gan(workdir):
-  """base_run's GAN, newly initialised, and its (checkpoint, manager) on `workdir`."""
+def fresh_checkpoints(workdir):
+  """base_run's GAN, newly initialised, with the run's checkpoints on `workdir`
+  (checkpoints.RunCheckpoints, as train/setup.py makes them)."""
   from dcgan_tf import checkpoints
-  from dcgan_tf.train import build, distribute
+  from dcgan_tf.train import build, distribute, faults
   from dcgan_tf.workdir import Workdir
   config = tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY)
   gan, noise = build.build_gan(config, 0, distribute.get_strategy("default"), "float32")
-  checkpoint = checkpoints.make_checkpoint(gan, noise)
-  return gan, checkpoint, checkpoints.make_manager(checkpoint, Workdir(workdir))
+  return checkpoints.RunCheckpoints(gan, noise, Workdir(workdir), Workdir(workdir),
+                                    config.keep_checkpoints, faults.NonFiniteGuard(gan))
 
 
 def restore_into_fresh_gan(workdir):
   """Restores the newest readable checkpoint into a fresh GAN: (path, step)."""
-  from dcgan_tf import checkpoints
-  from dcgan_tf.workdir import Workdir
-  gan, checkpoint, _ = fresh_gan(workdir)
-  path = checkpoints.restore_latest(checkpoint, Workdir(workdir))
-  return path, int(gan.step.numpy())
+  run_checkpoints = fresh_checkpoints(workdir)
+  path = run_checkpoints.restore()
+  return path, int(run_checkpoints.gan.step.numpy())
 
 
 # ------------------------------------------------------------------ kill -9, signals
@@ -330,7 +329,7 @@ def test_read_only_checkpoints_fail_before_training(run_copy):
 
 def test_failed_checkpoint_write_keeps_the_previous_one(run_copy):
   from dcgan_tf import checkpoints as ckpt_lib
-  manager = fresh_gan(run_copy)[2]
+  manager = fresh_checkpoints(run_copy).manager
   with read_only(os.path.join(run_copy, "checkpoints")):
     with pytest.raises(UserError, match=r"cannot write checkpoint .*ckpt-9 at step 9: "
                        r".*the previous checkpoint .*ckpt-4 is intact"):
@@ -354,7 +353,7 @@ def test_full_disk_keeps_the_previous_checkpoint(run_copy, tmp_path):
         while True:
           f.write(b"\0" * 65536)
           f.flush()
-    manager = fresh_gan(workdir)[2]
+    manager = fresh_checkpoints(workdir).manager
     with pytest.raises(UserError, match=r"ckpt-9 at step 9: .*No space left on device"):
       ckpt_lib.save(manager, 9)
     assert not glob.glob(os.path.join(workdir, "checkpoints", "ckpt-9*"))  # temp files removed
