@@ -11,21 +11,16 @@ import tensorflow as tf
 
 from conftest import REPO, tiny
 
-# Prints every checkpointed variable of the run in WORKDIR as restored by a fresh process.
+# Prints every checkpointed variable of the run in WORKDIR as a resume in a fresh process
+# restores it (train/setup.py).
 DUMP_RESTORED = """
-import sys, numpy as np, tensorflow as tf
-from dcgan_tf import devices
-from dcgan_tf import checkpoints
-from dcgan_tf.train import build
+import sys, numpy as np
+from dcgan_tf.train import setup
 from dcgan_tf.workdir import Workdir
-workdir = Workdir(sys.argv[1])
-config = workdir.load_config()
-gan, noise = build.build_gan(config, 0, tf.distribute.get_strategy(),
-                             devices.set_precision(config.precision))
-path = checkpoints.restore_latest(checkpoints.make_checkpoint(gan, noise), workdir)
-values = [v.numpy() for v in checkpoints.saved_variables(gan, noise)] + [gan.step.numpy()]
+run = setup.setup(Workdir(sys.argv[1]).load_config(), sys.argv[1])  # what a resume builds
+values = [v.numpy() for v in run.checkpoints.variables] + [run.gan.step.numpy()]
 np.savez(sys.argv[2], *values)
-print(path)
+print(run.restored)
 """
 
 
