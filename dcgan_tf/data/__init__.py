@@ -8,11 +8,12 @@ scales to [-1, 1], as the DCGAN paper did; pipeline.py assembles, caches,
 shuffles, augments and batches.
 
 Public API: make_dataset(config, batch_size, seed, repeat, input_context) ->
-(dataset, source), pipeline_throughput(config, num_batches, batch_size) and
+(dataset, source), data_seed(seed, step, rollbacks, pipeline) (a training run's order
+seed), pipeline_throughput(config, num_batches, batch_size) and
 preprocess(image, size, channels, crop) (the deterministic image preparation).
 """
 
 from dcgan_tf.data.image_ops import preprocess
-from dcgan_tf.data.pipeline import make_dataset, pipeline_throughput
+from dcgan_tf.data.pipeline import data_seed, make_dataset, pipeline_throughput
 
-__all__ = ["make_dataset", "pipeline_throughput", "preprocess"]
+__all__ = ["data_seed", "make_dataset", "pipeline_throughput", "preprocess"]

@@ -2,7 +2,7 @@
 
   NaN / Inf     NonFiniteGuard stops fit at the first non-finite loss (and the
                 Checkpointer refuses to save non-finite weights); fit_with_rollback
-                restores the last checkpoint, reshuffles the data (data_seed) and goes
+                restores the last checkpoint, reshuffles the data (data.data_seed) and goes
                 on, at most --max_rollbacks times in a row, then stops naming the step.
   SIGINT/TERM   SignalStop lets the current step finish and stops fit; the caller
                 checkpoints that step and does not export (the run is unfinished).
@@ -24,26 +24,11 @@ import signal
 import tempfile
 import threading
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from dcgan_tf.errors import UserError, error_text
 from dcgan_tf.train.callbacks import Action
-
-
-def data_seed(seed, step, rollbacks):
-  """Shuffle seed of an input pipeline started at generator step `step` after `rollbacks`.
-
-  A fresh run shuffles with --seed itself. A resumed run, or one rolled back after a
-  non-finite step, reseeds: otherwise it would replay the run's first batches (or the
-  batches that led to the NaN). Deterministic, so rerunning a resume sees the same
-  batches. Returns an int in [0, 2**31).
-  """
-  if step == 0 and rollbacks == 0:
-    return seed
-  mixed = np.random.SeedSequence([seed, step, rollbacks]).generate_state(1)[0]
-  return int(mixed) % 2 ** 31
 
 
 class NonFiniteGuard(Action):
@@ -237,11 +222,12 @@ def fit_steps(gan, dataset, start, steps, callbacks):
 
 
 def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard, checkpointer,
-                      restore, seed, max_rollbacks, stop):
+                      restore, max_rollbacks, stop):
   """Fits `gan` to `total_steps` generator steps, rolling back on non-finite steps.
 
-  dataset: the pipeline already built with shuffle seed `seed` (--seed); after a
-  resume or a rollback make_dataset(data_seed(...)) builds another. restore() ->
+  dataset: the pipeline of a fresh run (started at step 0, no rollback); after a resume
+  or a rollback make_dataset(step, rollbacks) builds one reseeded for that start
+  (data.data_seed). restore() ->
   the checkpoint path restored (None when there is none). callbacks include guard,
   checkpointer and stop (a SignalStop). Returns
   (last checkpoint path, steps run by fit including redone ones, rollbacks).
@@ -251,13 +237,12 @@ def fit_with_rollback(gan, total_steps, dataset, make_dataset, callbacks, guard,
   trained = 0  # steps run by fit, redone ones included (for images/s)
   rollbacks = 0  # in this process; each one reseeds the batch order
   failures, last_bad = 0, -1  # rollbacks in a row without a checkpoint past step last_bad
-  dataset_seed = seed
+  started = (0, 0)  # (step, rollbacks) the dataset's order was seeded for
   while True:
     step = int(gan.step.numpy())
     if step < total_steps and stop.signum is None:
-      shuffle_seed = data_seed(seed, step, rollbacks)
-      if shuffle_seed != dataset_seed:
-        dataset, dataset_seed = make_dataset(shuffle_seed), shuffle_seed
+      if (step, rollbacks) != started:
+        dataset, started = make_dataset(step, rollbacks), (step, rollbacks)
       fit_steps(gan, dataset, step, total_steps - step, callbacks)
       trained += int(gan.step.numpy()) - step
     path = checkpointer.save()  # None when a variable is non-finite (guard tripped)

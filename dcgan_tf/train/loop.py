@@ -31,6 +31,7 @@ from dcgan_tf import data as data_lib
 from dcgan_tf import devices
 from dcgan_tf import images
 from dcgan_tf import models
+from dcgan_tf import seeds
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel, serving
 from dcgan_tf.train import build, callbacks, distribute, ema, faults
@@ -58,16 +59,18 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
   devices.check_gpu(config.require_gpu)  # before anything is written
   out = Workdir(distribute.write_dir(strategy, workdir))
   out.start(config, overwrite)
-  keras.utils.set_random_seed(config.seed)
+  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))  # for anything unseeded
   policy = devices.set_precision(config.precision)
   logging.info("Training on %s", devices.describe(
       strategy, policy, devices.resolve_jit_compile(config.jit_compile, strategy)))
 
-  def make_input(seed=None):
-    """(dataset, Source); seed: shuffle seed, None = --seed (see faults.data_seed). One
-    pipeline per worker, reading its shard and batching per replica."""
+  def make_input(step=0, rollbacks=0):
+    """(dataset, Source) of a fit started at generator step `step` after `rollbacks`
+    rollbacks (data.data_seed). One pipeline per worker, reading its shard and batching per
+    replica."""
     return distribute.distributed_dataset(strategy, lambda ctx: data_lib.make_dataset(
-        config, batch_size=config.batch_size, seed=seed, input_context=ctx, uint8=True),
+        config, batch_size=config.batch_size, uint8=True, input_context=ctx,
+        seed=data_lib.data_seed(config.seed, step, rollbacks, ctx.input_pipeline_id)),
         config.batch_size)
 
   dataset, source = make_input()
@@ -149,9 +152,9 @@ def train(config: config_lib.Config, workdir: str, overwrite: bool = False,
       actions = callbacks.RunActions(gan, [guard, *ema_statistics, step_logger, sampler,
                                            *periodic_eval, checkpointer, stop])
       ckpt_path, trained, rollbacks = faults.fit_with_rollback(
-          gan, steps, dataset, lambda seed: make_input(seed)[0],
+          gan, steps, dataset, lambda step, rollbacks: make_input(step, rollbacks)[0],
           list(extra_callbacks) + [actions],
-          guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir), config.seed,
+          guard, checkpointer, lambda: checkpoints.restore_latest(ckpt, run_dir),
           config.max_rollbacks, stop)
   except tf.errors.OpError as e:
     lost = faults.worker_lost(e, checkpointer.last_step) if multi_worker else None
