@@ -11,22 +11,21 @@ labels (unconditional networks ignore them); generated images get the real batch
 labels, so `recon_weight` * |x - G(z, y)| compares each real image with a sample of
 its own class.
 
-Noise is drawn with stateless ops seeded by (seed, step, draw) for the whole
-global batch, and each replica takes its own rows: a resumed run draws exactly
-the noise an uninterrupted run would have, replicas never draw the same z, and
-the noise does not depend on the number of replicas.
+Noise is drawn with stateless ops seeded by (the "train_noise" stream of --seed, step,
+draw) for the whole global batch, and each replica takes its own rows: a resumed run draws
+exactly the noise an uninterrupted run would have, replicas never draw the same z, and the
+noise does not depend on the number of replicas. DiffAugment draws from its own stream
+("augment"); seeds.py lists every stream.
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from dcgan_tf import augment, losses
+from dcgan_tf import augment, losses, seeds
 from dcgan_tf import images as images_lib
 from dcgan_tf.models.layers import batch_norm_layers
 
-# Seed word offset of the augmentation draws: apart from the noise draws 0 .. d_steps - 1.
-AUGMENT_DRAW = 1 << 20
 EMA_WARMUP = 10  # EMA decay at step t: min(--ema_decay, (1 + t) / (EMA_WARMUP + t))
 
 
@@ -68,7 +67,10 @@ class GAN(keras.Model):
     # update counts under tf.distribute (every replica adds 1 in sync).
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
                             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    self.seed = int(seed)
+    # First words of the stateless seeds of z and of DiffAugment: their streams of --seed
+    # (`seed`), in [0, 2**31) (seeds.py).
+    self.noise_seed = seeds.derive(seed, "train_noise")
+    self.augment_seed = seeds.derive(seed, "augment")
     self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
     self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
     self.d_real_tracker = keras.metrics.Mean(name="d_real")  # mean D(x), sigmoid in [0, 1]
@@ -101,10 +103,17 @@ class GAN(keras.Model):
     return trackers + ([self.recon_tracker] if self.recon_weight > 0 else [])
 
   # ---------------------------------------------------------------- helpers
+  def _step_seed(self, stream, draw):
+    """Stateless seed int64 [2] of draw `draw` of this step in `stream` (noise_seed or
+    augment_seed): [stream, step] with the draw folded in. draw: an int naming the z
+    (0 .. d_steps - 1) or the D input (-1 .. 2 * d_steps - 1) within the step."""
+    seed = tf.stack([tf.constant(stream, tf.int64), tf.cast(self.step, tf.int64)])
+    return tf.random.experimental.stateless_fold_in(seed, draw)
+
   def _noise(self, batch, draw):
     """z float32 [batch, latent_dim] ~ N(0, 1): this replica's rows of the global batch's z.
 
-    The global z [batch * replicas, latent_dim] is a pure function of (seed, step, draw),
+    The global z [batch * replicas, latent_dim] is a pure function of (--seed, step, draw),
     so N replicas draw the same z as one device with the same global batch (the
     tf.distribute test relies on it). Drawing the global z on every replica costs
     batch * replicas * latent_dim normals, nothing next to the convolutions.
@@ -112,21 +121,19 @@ class GAN(keras.Model):
     ctx = tf.distribute.get_replica_context()
     replica = ctx.replica_id_in_sync_group if ctx is not None else 0
     replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-    seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
-    seed = tf.random.experimental.stateless_fold_in(seed, draw)
-    z = tf.random.stateless_normal([batch * replicas, self.latent_dim], seed=seed)
+    z = tf.random.stateless_normal([batch * replicas, self.latent_dim],
+                                   seed=self._step_seed(self.noise_seed, draw))
     return z[replica * batch:(replica + 1) * batch]
 
   def _augmented(self, images, draw):
     """DiffAugment of the images D is about to see (augment.py); the images themselves when
-    off. Seeded by (seed, step, draw, replica): every D call draws its own augmentation."""
+    off. Seeded by (--seed, step, draw, replica): every D call draws its own augmentation."""
     if not self.augment:
       return images
     ctx = tf.distribute.get_replica_context()
     replica = ctx.replica_id_in_sync_group if ctx is not None else 0
-    seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
-    seed = tf.random.experimental.stateless_fold_in(seed, AUGMENT_DRAW + draw)
-    seed = tf.random.experimental.stateless_fold_in(seed, replica)
+    seed = tf.random.experimental.stateless_fold_in(self._step_seed(self.augment_seed, draw),
+                                                    replica)
     return augment.diff_augment(images, self.augment, seed)
 
   def _d_update(self, real, labels, fake, global_batch, k=0):

@@ -2,8 +2,9 @@
 
 load_run rebuilds G (and D) from the workdir's config.json and restores them from a
 checkpoint by name (checkpoints.py); load_export takes G from an exported SavedModel
-instead (what is served), checked against the run by the export's metadata. Noise and labels are drawn with numpy
-from a seed, so a picture or an evaluation is reproducible from its flags.
+instead (what is served), checked against the run by the export's metadata. Noise and labels
+are drawn from a seed (the "sample_noise" and "sample_labels" streams, seeds.py), so a picture
+or an evaluation is reproducible from its flags.
 """
 
 import dataclasses
@@ -17,6 +18,8 @@ from absl import logging
 from dcgan_tf import config as config_lib
 from dcgan_tf import devices
 from dcgan_tf import models
+from dcgan_tf import noise
+from dcgan_tf import seeds
 from dcgan_tf import checkpoints
 from dcgan_tf.errors import UserError
 from dcgan_tf.workdir import Workdir
@@ -118,15 +121,18 @@ def load_export(workdir: str, saved_model: str) -> Run:
 
 
 def latent(num: int, latent_dim: int, seed: int) -> np.ndarray:
-  """z ~ N(0, 1), float32 [num, latent_dim] (the trainer's noise distribution)."""
-  return np.random.default_rng(seed).standard_normal((num, latent_dim)).astype(np.float32)
+  """z ~ N(0, 1), float32 [num, latent_dim] (the trainer's noise distribution): the z the
+  export's generate(num, seed) draws (noise.py)."""
+  return noise.normal(num, latent_dim, seed).numpy()
 
 
 def random_labels(num: int, num_classes: int, seed: int) -> Optional[np.ndarray]:
-  """Uniform int32 labels [num] in [0, num_classes), or None when unconditional."""
+  """Uniform int32 labels [num] in [0, num_classes), or None when unconditional; a stream
+  of their own, not latent()'s."""
   if not num_classes:
     return None
-  return np.random.default_rng(seed + 7919).integers(0, num_classes, num).astype(np.int32)
+  rng = np.random.default_rng(seeds.derive(seed, "sample_labels"))
+  return rng.integers(0, num_classes, num).astype(np.int32)
 
 
 def generate(run: Run, z, labels=None, batch_size=256) -> np.ndarray:

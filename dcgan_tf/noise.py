@@ -1,5 +1,9 @@
-"""Seeded latent noise shared by the exported `generate*` signatures and `sample`, so that
-`sample --seed=S --truncation=T` and a served `generate_truncated(num, S, T)` draw the same z.
+"""Seeded latent noise shared by the exported `generate*` signatures, `sample` and `evaluate`,
+so that `sample --seed=S` and a served `generate(num, S)` draw the same z (with --truncation=T,
+`generate_truncated(num, S, T)`'s), and `evaluate --seed=S` scores it.
+
+The seed S of a request is an int64 tensor inside the SavedModel, so it is no hashed word: it
+is the second word of the stateless seed [derive(0, "sample_noise"), S] (seeds.py).
 
 Plain z ~ N(0, 1). Truncated z (the truncation trick: BigGAN, Brock et al. 2019): N(0, 1)
 conditioned on |z| <= t, elementwise, by the inverse CDF: u ~ U(0, 1) seeded,
@@ -11,14 +15,18 @@ trades diversity for fidelity, t >= 3 is indistinguishable from no truncation.
 
 import tensorflow as tf
 
+from dcgan_tf import seeds
+
+# First word of the stateless seed of every request's z, in [0, 2**31).
+STREAM = seeds.derive(0, "sample_noise")
 # u in [EPS, 1 - EPS]: ndtri(0) = -inf. In float64 the bound keeps |z| <= 7.03 (ndtri(1e-12))
 # when t = inf; every t below that is exact.
 EPS = 1e-12
 
 
 def normal(num, latent_dim: int, seed, truncation=None):
-  """float32 [num, latent_dim]; seed int64 []; truncation None or float32 [] > 0."""
-  seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+  """float32 [num, latent_dim]; seed int64 [] (any value); truncation None or float32 [] > 0."""
+  seed = tf.stack([tf.constant(STREAM, tf.int64), tf.cast(seed, tf.int64)])
   shape = tf.stack([tf.cast(num, tf.int32), latent_dim])
   if truncation is None:
     return tf.random.stateless_normal(shape, seed=seed)

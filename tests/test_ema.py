@@ -72,8 +72,7 @@ def test_statistics_are_the_mean_of_the_batch_statistics_of_the_ema_weights(on_c
   gan.train_step(next(iter(dataset)))  # G's BN statistics move away from the initial ones
   g = gan.ema_generator
   g.set_weights([w * 1.5 for w in gan.generator.get_weights()])  # weights unlike G's
-  from dcgan_tf import inference
-  z = inference.latent(64, gan.latent_dim, seed=3)
+  z = ema.statistics_inputs(64, gan.latent_dim, 0, seed=3)[0].numpy()  # what it draws
   halves = []
   for rows in (slice(0, 32), slice(32, 64)):  # each half's batch statistics, by hand
     for layer in ema.batch_norm_layers(g):

@@ -75,9 +75,11 @@ def test_saved_model_serves_the_trained_generator_without_dcgan_tf(trained_workd
   run = inference.load_run(trained_workdir, discriminator=False)  # the final checkpoint
   z = inference.latent(6, run.config.latent_dim, seed=5)
   expected = images.to_uint8(run.generator(z, training=False)).numpy()
-  # Worth comparing: batch norm in training mode (batch statistics) gives other images.
+  # Worth comparing: batch norm in training mode (batch statistics) gives other images, well
+  # beyond the 1 level the served images may differ by below (this 3-step G: 6 to 11 levels
+  # over ten draws of 6 z, measured).
   training_mode = images.to_uint8(run.generator(z, training=True)).numpy()
-  assert np.abs(training_mode.astype(int) - expected).max() > 8
+  assert np.abs(training_mode.astype(int) - expected).max() > 4
   np.save(tmp_path / "z.npy", z)
   r = _load_in_clean_process(os.path.join(trained_workdir, "saved_model"), 16,
                              tmp_path / "z.npy", tmp_path / "served.npy")

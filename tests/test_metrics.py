@@ -179,7 +179,9 @@ def test_real_vs_fake_separates_noise_from_digits():
 def test_classifier_learns_digits_and_exposes_features(tmp_path):
   from dcgan_tf.evaluate import classifier, context
   images, labels, _ = context.load_images(tiny(image_size=32), 1797, seed=0)
-  model = classifier.train_classifier(images[300:], labels[300:], 10, epochs=3, seed=0,
+  # 5 epochs: held-out accuracy 0.88 to 0.95 over six image orders (seeds 0-5, measured);
+  # after 3 it was still climbing, 0.74 to 0.88, so whether it passed 0.8 hung on the order.
+  model = classifier.train_classifier(images[300:], labels[300:], 10, epochs=5, seed=0,
                                       batch_size=32)
   assert classifier.accuracy(model, images[:300], labels[:300]) > 0.8
   path = classifier.save(model, str(tmp_path / "c.keras"))

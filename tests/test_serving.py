@@ -148,6 +148,20 @@ def test_truncation_bounds_z_and_replays_through_serving_default(served):
       call(num=tf.constant(2), seed=seed, truncation=tf.constant(t))
 
 
+def test_generate_draws_the_z_of_sample_and_evaluate(served):
+  """generate(num, S) serves G on the z that `sample --seed=S` and `evaluate --seed=S` draw
+  (inference.latent; noise.py's "sample_noise" stream)."""
+  from dcgan_tf import inference
+  with tf.device("/CPU:0"):  # bit-equal comparison: the CPU's deterministic kernels
+    z = inference.latent(6, LATENT, 11)
+    generated = served.signatures["generate"](num=tf.constant(6),
+                                              seed=tf.constant(11, tf.int64))["images"]
+    replayed = served.signatures["serving_default"](z=tf.constant(z))["images"]
+    other = served.signatures["generate"](num=tf.constant(6), seed=tf.constant(12, tf.int64))
+  assert np.array_equal(generated, replayed)
+  assert not np.array_equal(generated, other["images"])
+
+
 def test_generate_png_decodes_to_generate(served):
   seed = tf.constant(5, tf.int64)
   with tf.device("/CPU:0"):  # bit-equal comparison: the CPU's deterministic kernels

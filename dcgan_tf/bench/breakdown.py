@@ -33,7 +33,7 @@ def breakdown(config: Config, setting: Setting, iters: int = 5) -> List[dict]:
   g, d = probe.gan.generator, probe.gan.discriminator
   real, labels = next(probe.iterator)
   b = config.batch_size
-  z = tf.random.stateless_normal([b, config.latent_dim], seed=[config.seed, 3])
+  z = tf.random.stateless_normal([b, config.latent_dim], seed=[probe.input_seed, 3])
   jit = setting.jit_compile
 
   @tf.function(jit_compile=jit)

@@ -54,8 +54,7 @@ def compare(config: Config, batch: int = 64, rounds: int = 5):
   num_classes = models.conditional_classes(config, config.num_classes or 10)
   with devices.dtype_policy("float32"):
     generator = models.build_generator(config, num_classes)
-  inputs = [np.random.default_rng(0).standard_normal((batch, config.latent_dim)).astype(
-      np.float32)] + ([np.arange(batch, dtype=np.int32) % num_classes] if num_classes else [])
+  inputs = convert.check_inputs(config.latent_dim, num_classes, batch)
   rows, reference = [], None
   with tempfile.TemporaryDirectory() as root:
     for fmt in ("savedmodel",) + convert.FORMATS:

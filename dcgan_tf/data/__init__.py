@@ -8,10 +8,11 @@ scales to [-1, 1], as the DCGAN paper did; pipeline.py assembles, caches,
 shuffles, augments and batches.
 
 Public API: make_dataset(config, batch_size, seed, repeat, input_context, sources) ->
-(dataset, source) and pipeline_throughput(config, num_batches, batch_size); a Source
-alone: sources.get_source(config, shard).
+(dataset, source), data_seed(seed, step, rollbacks, pipeline) (a training run's order
+seed) and pipeline_throughput(config, num_batches, batch_size); a Source alone:
+sources.get_source(config, shard).
 """
 
-from dcgan_tf.data.pipeline import make_dataset, pipeline_throughput
+from dcgan_tf.data.pipeline import data_seed, make_dataset, pipeline_throughput
 
-__all__ = ["make_dataset", "pipeline_throughput"]
+__all__ = ["data_seed", "make_dataset", "pipeline_throughput"]

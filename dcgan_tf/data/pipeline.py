@@ -6,7 +6,8 @@ Order of stages (each map runs in parallel, AUTOTUNE):
   -> repeat -> shuffle -> batch (drop_remainder: static shapes)
   -> scale to [-1, 1] (+ optional flips / MNIST augmentation, per batch) -> prefetch.
 Caching the uint8 output of the deterministic stages means decoding happens once;
-randomness (order, augmentation) comes after the cache, seeded from --seed.
+randomness (order, augmentation) comes after the cache, seeded by one stream seed: a
+training run's "data_order" stream of --seed (data_seed; seeds.py lists every stream).
 """
 
 import glob
@@ -18,6 +19,7 @@ from typing import Optional
 import tensorflow as tf
 from absl import logging
 
+from dcgan_tf import seeds
 from dcgan_tf.config import Config
 from dcgan_tf.data.base import NO_SHARD, Shard, Source
 from dcgan_tf.data.image_ops import augment, prepare
@@ -99,6 +101,19 @@ def _cache(ds: tf.data.Dataset, config: Config, source: Source, shard: Shard) ->
   return ds.cache(path)
 
 
+def data_seed(seed: int, step: int = 0, rollbacks: int = 0, pipeline: int = 0) -> int:
+  """Shuffle and augmentation seed, in [0, 2**31), of training input pipeline `pipeline`
+  (its input_pipeline_id; one per worker) of a run seeded with `seed` (--seed), started at
+  generator step `step` after `rollbacks` rollbacks in this process.
+
+  A fresh run (step 0, no rollback) is a pure function of --seed. A resumed run, or one
+  rolled back after a non-finite step, reseeds: otherwise it would replay the run's first
+  batches (or the batches that led to the NaN). Deterministic, so rerunning a resume sees
+  the same batches.
+  """
+  return seeds.derive(seed, "data_order", step, rollbacks, pipeline)
+
+
 def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
                    repeat: bool = True, shard: Shard = NO_SHARD,
                    uint8: bool = False) -> tf.data.Dataset:
@@ -125,14 +140,15 @@ def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
   buffer = config.shuffle_buffer
   if source.shard_examples > 0:
     buffer = min(buffer, source.shard_examples)
-  ds = ds.shuffle(buffer, seed=seed)
+  ds = ds.shuffle(buffer, seed=seed)  # also mixes in TF's global seed (training: --seed's)
   # Scaling and augmentation run on whole batches: per-element maps cost ~10x more.
   ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=AUTOTUNE)
   flip, mnist = config.random_flip, config.mnist_augment
   if flip or mnist:
-    # Stateless augmentation, one seed pair per batch: reproducible from --seed.
-    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
-    ds = tf.data.Dataset.zip(ds, seeds).map(
+    # Stateless augmentation, seed pair [seed, batch index] per batch: a function of `seed`
+    # alone (Dataset.random would mix in TF's global seed, which evaluate does not set).
+    pairs = tf.data.Dataset.counter().map(lambda i: tf.stack([tf.constant(seed, tf.int64), i]))
+    ds = tf.data.Dataset.zip(ds, pairs).map(
         lambda xy, s: (augment(scale_to_unit(xy[0]), s, flip=flip, mnist=mnist), xy[1]),
         num_parallel_calls=AUTOTUNE)
   elif not uint8:
@@ -153,14 +169,16 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
   Images float32 [B, S, S, C] in [-1, 1]; with uint8=True (training) uint8 [0, 255]
   where no float augmentation runs in the pipeline (see build_pipeline).
 
-  batch_size: the global batch size (default config.batch_size). With an
-  input_context (from strategy.distribute_datasets_from_function) this pipeline
-  reads only its shard of the files/examples and batches per replica:
-  input_context.get_per_replica_batch_size(batch_size). source.num_examples is
-  always the whole dataset's size.
+  batch_size: the global batch size (default config.batch_size). seed: of the order and
+  augmentation, in [0, 2**31) (a stream seed, seeds.py); None: a fresh training run's,
+  data_seed(config.seed) of this input pipeline. With an input_context (from
+  strategy.distribute_datasets_from_function) this pipeline reads only its shard of the
+  files/examples and batches per replica: input_context.get_per_replica_batch_size(batch_size).
+  source.num_examples is always the whole dataset's size.
   """
   batch = batch_size or config.batch_size
-  seed = config.seed if seed is None else seed
+  pipeline = input_context.input_pipeline_id if input_context is not None else 0
+  seed = data_seed(config.seed, pipeline=pipeline) if seed is None else seed
   shard = NO_SHARD
   if input_context is not None:
     shard = (input_context.num_input_pipelines, input_context.input_pipeline_id)
@@ -168,8 +186,6 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
     if batch % replicas:
       raise UserError(f"--batch_size: {batch} is not divisible by the {replicas} replicas")
     batch = input_context.get_per_replica_batch_size(batch)
-    # Different shuffles per pipeline; still a pure function of --seed.
-    seed = (seed * 1_000_003 + input_context.input_pipeline_id) % (2 ** 31)
   sources = {} if sources is None else sources
   if shard not in sources:
     sources[shard] = get_source(config, shard)

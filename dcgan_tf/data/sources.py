@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from dcgan_tf import seeds
 from dcgan_tf.config import Config
 from dcgan_tf.data import files
 from dcgan_tf.data.base import NO_SHARD, Shard, Source, shard_dataset, shard_size
@@ -49,6 +50,12 @@ LSUN_HINT = (
 
 def _flag(config: Config) -> str:
   return f"--dataset={config.dataset}"
+
+
+def _file_order(config: Config) -> int:
+  """Seed of the order files are read in (TFDS shuffle_files, folders): the "file_order"
+  stream of --seed (seeds.py)."""
+  return seeds.derive(config.seed, "file_order")
 
 
 def _array_source(images, labels, num_classes, name, shard) -> Source:
@@ -162,7 +169,7 @@ def tfds_source(tfds_name: str, config: Config, flag: str, shard: Shard = NO_SHA
     # All features are decoded (SkipDecoding of e.g. the pets' masks would save little,
     # once per image before the cache, and breaks tfds.testing.mock_data).
     ds = builder.as_dataset(split=split, shuffle_files=True,
-                            read_config=tfds.ReadConfig(shuffle_seed=config.seed))
+                            read_config=tfds.ReadConfig(shuffle_seed=_file_order(config)))
   except Exception as e:  # TFDS raises many types (network, checksum, missing files, split).
     raise UserError(f"{flag}: could not load TFDS dataset {tfds_name!r} ({_one_line(e)}). "
                     f"{hint}") from None
@@ -218,7 +225,7 @@ def celeba_source(config: Config, shard: Shard = NO_SHARD) -> Source:
   """
   folder = _find_local(config, "img_align_celeba", os.path.isdir)
   if folder:
-    return files.folder_source(folder, _flag(config), config.seed, shard, labelled=False)
+    return files.folder_source(folder, _flag(config), _file_order(config), shard, labelled=False)
   return tfds_source("celeb_a", config, _flag(config), shard, hint=CELEBA_HINT)
 
 
@@ -231,7 +238,7 @@ def lsun_source(category: str, config: Config, shard: Shard = NO_SHARD) -> Sourc
     return files.lmdb_source(lmdb_dir, _flag(config), shard)
   folder = _find_local(config, stem, os.path.isdir)
   if folder:
-    return files.folder_source(folder, _flag(config), config.seed, shard, labelled=False)
+    return files.folder_source(folder, _flag(config), _file_order(config), shard, labelled=False)
   return tfds_source(f"lsun/{category}", config, _flag(config), shard,
                      hint=LSUN_HINT.format(cat=category, split=split))
 
@@ -259,7 +266,7 @@ def get_source(config: Config, shard: Shard = NO_SHARD) -> Source:
   if name.startswith("tfds:") and len(name) > 5:
     return tfds_source(name[len("tfds:"):], config, _flag(config), shard)
   if name.startswith("folder:") and len(name) > 7:
-    return files.folder_source(name[len("folder:"):], _flag(config), config.seed, shard)
+    return files.folder_source(name[len("folder:"):], _flag(config), _file_order(config), shard)
   if name not in SOURCES:
     raise UserError(f"--dataset: unknown dataset {name!r}; valid: {', '.join(known_datasets())}")
   return SOURCES[name](config, shard)

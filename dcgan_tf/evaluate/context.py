@@ -20,6 +20,7 @@ from dcgan_tf import atomic
 from dcgan_tf import data as data_lib
 from dcgan_tf import inference
 from dcgan_tf import noise
+from dcgan_tf import seeds
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
 from dcgan_tf.evaluate.metrics import extractors
@@ -43,21 +44,24 @@ def _slug(*parts) -> str:
   return safe
 
 
-def load_images(config, num, seed, split=None, dataset=None, augment=True):
+def load_images(config, num, seed, split=None, dataset=None, augment=True, draw="real"):
   """Up to `num` (None: all) preprocessed images of a dataset: (float32 [n, S, S, C] in [-1, 1],
   int32 [n], num_classes); S and C are the run's.
 
   A uniform random sample without replacement (reservoir sampling over the split in file
-  order), in random order, decided by `seed` alone: tf.data's seeded shuffle also depends on
+  order), in random order, with the pipeline's flips / MNIST augmentation: all decided by
+  the "eval_images" stream of `seed` (evaluate's --seed) for `draw` (real | classifier |
+  fake_split | svm | svm_train | svm_test; seeds.py) alone. Not by tf.data's seeded shuffle: that also depends on
   TensorFlow's global seed, which differs between a training process and `evaluate`.
   """
+  stream = seeds.derive(seed, "eval_images", draw)
   cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
                        cache="none", shuffle_buffer=1)  # a buffer of 1: the split's own order
   if not augment:  # the images as stored (memorisation looks for copies of these)
     cfg = cfg.replace(random_flip=False, mnist_augment=False)
   # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
-  ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=0, repeat=False)
-  rng = np.random.default_rng(seed)
+  ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=stream, repeat=False)
+  rng = np.random.default_rng(stream)  # numpy's generator: not the pipeline's stream
   images, labels, seen = [], [], 0
   for x, y in ds.unbatch().batch(500):
     x, y = x.numpy(), y.numpy()
@@ -87,16 +91,18 @@ def svm_data(config, options):
   dataset = options.svm_dataset or config.dataset
   if dataset in SINGLE_SPLIT:
     from sklearn.model_selection import train_test_split
-    images, labels, num_classes = load_images(config, None, options.seed, dataset=dataset)
-    x_tr, x_te, y_tr, y_te = train_test_split(images, labels, test_size=0.5, stratify=labels,
-                                              random_state=options.seed)
+    images, labels, num_classes = load_images(config, None, options.seed, dataset=dataset,
+                                              draw="svm")
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, labels, test_size=0.5, stratify=labels,
+        random_state=seeds.derive(options.seed, "eval_images", "svm_split"))
     train = (x_tr[:options.svm_train_examples], y_tr[:options.svm_train_examples])
     test = (x_te[:options.svm_test_examples], y_te[:options.svm_test_examples])
   else:
     *train, num_classes = load_images(config, options.svm_train_examples, options.seed,
-                                      split="train", dataset=dataset)
+                                      split="train", dataset=dataset, draw="svm_train")
     *test, _ = load_images(config, options.svm_test_examples, options.seed, split="test",
-                           dataset=dataset)
+                           dataset=dataset, draw="svm_test")
   if num_classes < 2:
     raise UserError(f"--svm_dataset: {dataset!r} has no class labels; pick a labelled dataset "
                      "(digits, mnist, fashion_mnist, cifar10)")
@@ -117,13 +123,13 @@ class Context:
   @functools.cached_property
   def _fake_split_images(self):
     """--fake_split: (images, labels) of real images scored in G's place (a reference row:
-    what each metric gives for fresh data), drawn with another seed than the real images."""
+    what each metric gives for fresh data), drawn from another stream than the real images."""
     o = self.options
     if o.fake_split == self.config.split:
       raise UserError(f"--fake_split: {o.fake_split!r} is the split the real images come "
                       "from; give a held-out one (e.g. test), or --real_split=another")
-    images, labels, _ = load_images(self.run.config, o.num_samples, o.seed + 2,
-                                    split=o.fake_split)
+    images, labels, _ = load_images(self.run.config, o.num_samples, o.seed,
+                                    split=o.fake_split, draw="fake_split")
     return images, labels
 
   @functools.cached_property
@@ -141,9 +147,9 @@ class Context:
     if self.options.fake_split:
       return self._fake_split_images[0]
     o = self.options
-    if self.truncation is None:
+    if self.truncation is None:  # the z of the export's generate(num, seed) (noise.py)
       z = inference.latent(o.num_samples, self.config.latent_dim, o.seed)
-    else:  # the z of the export's generate_truncated(num, seed, t) (noise.py)
+    else:  # the z of the export's generate_truncated(num, seed, t)
       z = noise.normal(o.num_samples, self.config.latent_dim, o.seed,
                        tf.constant(self.truncation, tf.float32)).numpy()
     return inference.generate(self.run, z, self.fake_labels)
@@ -179,7 +185,8 @@ class Context:
     """(key, .keras path, .json path) of this dataset's cached classifier."""
     c, o = self.config, self.options
     key = _slug(c.dataset, c.split, f"{c.image_size}x{c.image_size}x{c.channels}",
-                f"n{o.classifier_examples}", f"e{o.classifier_epochs}", f"s{o.seed}")
+                f"n{o.classifier_examples}", f"e{o.classifier_epochs}",
+                f"s{seeds.derive(o.seed, 'classifier')}")  # the seed its weights came from
     path = os.path.join(self.cache, f"classifier_{key}.keras")
     return key, path, path[:-len(".keras")] + ".json"
 
@@ -194,7 +201,8 @@ class Context:
     if self.has_cached_classifier():
       with open(info_path) as f:
         return classifier_lib.load(path), json.load(f)
-    images, labels, num_classes = load_images(c, o.classifier_examples, o.seed + 1)
+    images, labels, num_classes = load_images(c, o.classifier_examples, o.seed,
+                                              draw="classifier")
     if num_classes < 2:
       raise UserError(f"--feature_extractor=classifier: dataset {c.dataset!r} has no class labels; "
                        "use --feature_extractor=inception")
@@ -202,7 +210,8 @@ class Context:
     logging.info("Training the FID classifier on %d %s images (%d epochs)", len(images) - held,
                  c.dataset, o.classifier_epochs)
     model = classifier_lib.train_classifier(images[held:], labels[held:], num_classes,
-                                            epochs=o.classifier_epochs, seed=o.seed)
+                                            epochs=o.classifier_epochs,
+                                            seed=seeds.derive(o.seed, "classifier"))
     info = dict(key=key, num_classes=num_classes, train_examples=len(images) - held,
                 held_out_accuracy=classifier_lib.accuracy(model, images[:held], labels[:held]))
     classifier_lib.save(model, path)
@@ -215,13 +224,13 @@ class Context:
 
   def _cached_features(self, config, num, images):
     """(features, logits) of `images()` (real images of config's split), cached on disk per
-    data / extractor and its weights / N / seed."""
+    data / extractor and its weights / N / the stream their sample came from."""
     key = _slug(config.dataset, config.split,
                 f"{config.image_size}x{config.image_size}x{config.channels}",
                 f"crop{config.center_crop}", f"flip{int(config.random_flip)}",
                 f"aug{int(config.mnist_augment)}",
                 self.extractor.name, self.extractor.weights_hash, f"n{num}",
-                f"s{self.options.seed}")
+                f"s{seeds.derive(self.options.seed, 'eval_images', 'real')}")
     path = os.path.join(self.cache, f"real_features_{key}.npz")
     if os.path.isfile(path):
       with np.load(path) as saved:

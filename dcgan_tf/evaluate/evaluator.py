@@ -18,6 +18,7 @@ from absl import logging
 from dcgan_tf import atomic
 from dcgan_tf import inference
 from dcgan_tf import models
+from dcgan_tf import seeds
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
 from dcgan_tf.evaluate.context import Context, svm_data
@@ -29,6 +30,13 @@ from dcgan_tf.evaluate.metrics import manifold as manifold_lib
 from dcgan_tf.evaluate.metrics import realfake as realfake_lib
 from dcgan_tf.evaluate.metrics import svm as svm_lib
 from dcgan_tf.evaluate.metrics import swd as swd_lib
+
+
+def _metric_seed(ctx, metric):
+  """Seed of `metric`'s own draws (subsets, projections, splits): the "eval_metric" stream
+  of evaluate's --seed (seeds.py)."""
+  return seeds.derive(ctx.options.seed, "eval_metric", metric)
+
 
 def _with_extractor(ctx, values):
   values["feature_extractor"] = ctx.extractor.name
@@ -42,7 +50,7 @@ def metric_fid(ctx):
 
 
 def metric_kid(ctx):
-  mean, std = kid_lib.kid(ctx.real_features[0], ctx.fake_features[0], seed=ctx.options.seed)
+  mean, std = kid_lib.kid(ctx.real_features[0], ctx.fake_features[0], seed=_metric_seed(ctx, "kid"))
   return _with_extractor(ctx, dict(value=mean, std=std))
 
 
@@ -59,14 +67,14 @@ def metric_is(ctx):
 
 
 def metric_swd(ctx):
-  result = swd_lib.swd(ctx.real, ctx.fake, seed=ctx.options.seed)
+  result = swd_lib.swd(ctx.real, ctx.fake, seed=_metric_seed(ctx, "swd"))
   return dict(value=result["mean"], levels={str(k): v for k, v in result["levels"].items()},
               scale=swd_lib.SCALE)
 
 
 def metric_realfake(ctx):
   result = realfake_lib.real_vs_fake(ctx.real, ctx.fake, epochs=ctx.options.realfake_epochs,
-                                     seed=ctx.options.seed)
+                                     seed=_metric_seed(ctx, "realfake"))
   result["value"] = result.pop("accuracy")
   result["ideal"] = 0.5
   return result

@@ -21,6 +21,7 @@ from dcgan_tf import atomic
 from dcgan_tf import models
 from dcgan_tf.config import Config
 from dcgan_tf.export import metadata as metadata_lib
+from dcgan_tf.export import signatures
 from dcgan_tf.images import to_uint8
 
 FORMATS = ("onnx", "tflite")
@@ -40,8 +41,11 @@ def _graph(generator, latent_dim: int, num_classes: int, batch=None):
   return images, specs
 
 
-def _check_inputs(latent_dim: int, num_classes: int, batch: int):
-  z = np.random.default_rng(0).standard_normal((batch, latent_dim)).astype(np.float32)
+def check_inputs(latent_dim: int, num_classes: int, batch: int):
+  """[z float32 [batch, latent_dim]] (+ [labels int32 [batch]] when conditional): the fixed
+  inputs a converted model is checked (and bench --exports timed) on."""
+  rng = np.random.default_rng(signatures.EXAMPLE_SEED)  # the export's example stream
+  z = rng.standard_normal((batch, latent_dim)).astype(np.float32)
   return [z] + ([np.arange(batch, dtype=np.int32) % num_classes] if num_classes else [])
 
 
@@ -101,7 +105,7 @@ def export_file(generator, path: str, fmt: str, config: Config, num_classes: int
   generator = models.float32_generator(generator, config, num_classes)
   fixed = batch if fmt == "tflite" else None
   graph, specs = _graph(generator, config.latent_dim, num_classes, fixed)
-  inputs = _check_inputs(config.latent_dim, num_classes, fixed or CHECK_BATCH)
+  inputs = check_inputs(config.latent_dim, num_classes, fixed or CHECK_BATCH)
   with tf.device("/CPU:0"):  # the reference on the CPU, as the converted runtimes run there
     expected = graph(*inputs)["images"].numpy()
   with atomic.replacing(path) as tmp:

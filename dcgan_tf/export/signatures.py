@@ -16,9 +16,10 @@ Checks, each an InvalidArgumentError naming the rule, run before anything is all
   - one label per row of z, each in [0, num_classes) (unchecked, the embedding lookup fails deep inside on a CPU
     and returns an all-zero embedding on a GPU);
   - truncation > 0.
-`generate*` draw z with stateless ops seeded by `seed` only: a seed gives the same z for
-every label and every call. `generate_truncated` maps the same uniforms through the normal's
-inverse CDF restricted to [-t, t] (noise.py): z ~ N(0, 1) conditioned on
+`generate*` draw z with stateless ops seeded by `seed` only (noise.py, the "sample_noise"
+stream of seeds.py): a seed gives the same z for every label and every call, and the z that
+`sample --seed` and `evaluate --seed` draw. `generate_truncated` maps the same uniforms
+through the normal's inverse CDF restricted to [-t, t] (noise.py): z ~ N(0, 1) conditioned on
 |z| <= t, elementwise (BigGAN's truncation trick; the `z` output lets a client replay it
 through serving_default). The `_bytes` suffix makes TF Serving's REST API send the PNGs
 as {"b64": ...}.
@@ -28,8 +29,11 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import noise
+from dcgan_tf import seeds
 from dcgan_tf.images import to_uint8
 
+# The example and warm-up requests' z and seed: one stream for every export, in [0, 2**31).
+EXAMPLE_SEED = seeds.derive(0, "export_inputs")
 DEFAULT_MAX_BATCH = 1024  # images per request; a 64x64 RGB batch of 1,024 is 12.6 MB of uint8
 SIGNATURES = ("serving_default", "generate", "generate_truncated", "generate_png")
 
@@ -140,11 +144,11 @@ def build_archive(generator, latent_dim: int, num_classes: int = 0,
 def example_inputs(name: str, latent_dim: int, num_classes: int, num: int = 2) -> dict:
   """Keyword inputs of a valid `num`-image request to signature `name` (checks, warm-up)."""
   if name == "serving_default":
-    inputs = dict(z=tf.random.stateless_normal([num, latent_dim], seed=[0, 0]))
+    inputs = dict(z=tf.random.stateless_normal([num, latent_dim], seed=[EXAMPLE_SEED, 0]))
     if num_classes:
       inputs["labels"] = tf.zeros([num], tf.int32)
     return inputs
-  inputs = dict(num=tf.constant(num, tf.int32), seed=tf.constant(0, tf.int64))
+  inputs = dict(num=tf.constant(num, tf.int32), seed=tf.constant(EXAMPLE_SEED, tf.int64))
   if name == "generate_truncated":
     inputs["truncation"] = tf.constant(1.0)
   if num_classes:

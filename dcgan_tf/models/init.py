@@ -3,23 +3,23 @@
 Keras 3 initializers with an int seed return the same values on every call, and a
 larger tensor starts with a smaller one's values: one seed shared by every layer
 makes same-shape kernels identical (G's deconvs would equal D's convs) and gives
-all kernels one random prefix. So every layer draws from its own seed, derived from
-the run's --seed and the layer's path in the network ("generator/up1/deconv"):
+all kernels one random prefix. So every layer draws from its own seed, the "layers"
+stream of the run's --seed split by the layer's path in the network
+("generator/up1/deconv"; seeds.py):
   - same --seed, same weights (a run is reproducible from its config);
   - another --seed, other weights;
   - no two layers share values, in one network or across G and D;
   - a path, not a creation order: adding a layer leaves the others' weights alone.
 """
 
-import hashlib
-
 import keras
+
+from dcgan_tf import seeds
 
 
 def layer_seed(seed: int, path: str) -> int:
   """A seed in [0, 2**31) for the layer at `path` of a run seeded with `seed`."""
-  digest = hashlib.sha256(f"{seed}/{path}".encode()).digest()
-  return int.from_bytes(digest[:4], "little") % 2 ** 31
+  return seeds.derive(seed, "layers", path)
 
 
 class Seeds:

@@ -32,7 +32,8 @@ class SampleOptions:
                      "(default 8 / 4).")
   steps: int = option(10, "interpolate: images per row, ends included (>= 2).")
   lerp: bool = option(False, "interpolate: linear instead of spherical interpolation.")
-  seed: int = option(0, "Seed of z, labels and noise.")
+  seed: int = option(0, "Seed of z (the z of the export's generate(num, seed)), labels and "
+                     "noise.")
   checkpoint: str = option("", "Empty = newest; a step number (500) or a path prefix.")
   saved_model: str = saved_model_option()
   use_ema: bool = use_ema_option()

@@ -13,6 +13,7 @@ from dcgan_tf import checkpoints
 from dcgan_tf import images as images_lib
 from dcgan_tf import inference
 from dcgan_tf import noise
+from dcgan_tf import seeds
 from dcgan_tf.errors import UserError
 from dcgan_tf.inference import Run, generate, latent
 from dcgan_tf.sample import plots
@@ -130,10 +131,11 @@ def arithmetic(run: Run, rows=4, seed=0, group_size=3, z_from="", groups="", noi
   G(mean_A - mean_B + mean_C) and `group_size - 1` copies with uniform noise in
   [-noise, noise] added to that z. Groups are random unless `z_from` (an .npz
   written by the grid mode) and `groups` pick the grid's images by index (one row).
-  Conditional G: each group draws one label; the results use C's label.
+  Conditional G: each group draws one label; the results use C's label. Groups, labels
+  and noise: the "arithmetic" stream of `seed` (seeds.py).
   """
   latent_dim = run.config.latent_dim
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(seeds.derive(seed, "arithmetic"))
   if z_from:
     if not os.path.isfile(z_from):
       raise UserError(f"--z_from: no file {z_from!r}; write one with --mode=grid")

@@ -8,13 +8,12 @@ import tensorflow as tf
 
 from dcgan_tf import devices
 from dcgan_tf import models
+from dcgan_tf import seeds
 from dcgan_tf import config as config_lib
 from dcgan_tf.config import OPTIMIZERS, Config
 from dcgan_tf.errors import UserError
 from dcgan_tf.gan import GAN
 from dcgan_tf.train import ema
-
-FIXED_NOISE_DRAW = 1_000_003  # second seed word of the fixed noise (training noise uses steps)
 
 
 def make_optimizer(name, lr, beta_1, beta_2, loss_scale):
@@ -39,11 +38,11 @@ def total_steps(config: Config, num_examples: int) -> int:
 
 
 def fixed_noise(config: Config) -> tf.Variable:
-  """z of the sample grids, float32 [num_grid_samples, latent_dim]; a pure function of
-  --seed, and checkpointed (a resumed run draws the same grid)."""
+  """z of the sample grids, float32 [num_grid_samples, latent_dim]: the "grid_noise" stream of
+  --seed (seeds.py), and checkpointed (a resumed run draws the same grid)."""
+  seed = [seeds.derive(config.seed, "grid_noise"), 0]
   return tf.Variable(tf.random.stateless_normal([config.num_grid_samples, config.latent_dim],
-                                                seed=[config.seed, FIXED_NOISE_DRAW]),
-                     trainable=False, name="fixed_noise")
+                                                seed=seed), trainable=False, name="fixed_noise")
 
 
 def build_gan(config: Config, num_classes: int, strategy, policy: str):

@@ -12,6 +12,8 @@ statistics describe the activations of G's own weights, and applied to the avera
 weights they mismatch (measured: copying scores a worse FID than recomputing,
 docs/results.md). Recomputing is a pass of the EMA G in training mode over STAT_SAMPLES
 fixed z (no data needed), averaging the batch statistics ("standing statistics", BigGAN).
+The z (and labels) are the "ema_statistics" stream of --seed (seeds.py), apart from the z
+that evaluation scores: the statistics describe G on any z, not on the evaluated ones.
 It costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so EMAStatistics runs it only when a
 round of steps crosses a period of something that reads the EMA G (sample grid,
 checkpoint, evaluation), before a preemption checkpoint, and when fit ends; each
@@ -26,7 +28,7 @@ are local (every worker draws the same z, so all compute the same values).
 
 import tensorflow as tf
 
-from dcgan_tf import inference
+from dcgan_tf import seeds
 from dcgan_tf.models.layers import batch_norm_layers
 from dcgan_tf.train.callbacks import Action, crossed
 
@@ -37,20 +39,33 @@ STAT_SAMPLES = 4096
 STAT_BATCH = 256
 
 
+def statistics_inputs(num: int, latent_dim: int, num_classes: int, seed: int):
+  """(z float32 [num, latent_dim] ~ N(0, 1), labels int32 [num] uniform in [0, num_classes)
+  or None when num_classes is 0) of the recomputation in a run seeded with `seed` (--seed):
+  stateless seeds [derive(seed, "ema_statistics"), 0] (z) and [..., 1] (labels)."""
+  stream = seeds.derive(seed, "ema_statistics")
+  z = tf.random.stateless_normal([num, latent_dim], seed=[stream, 0])
+  labels = None
+  if num_classes:
+    labels = tf.random.stateless_uniform([num], seed=[stream, 1], maxval=num_classes,
+                                         dtype=tf.int32)
+  return z, labels
+
+
 def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int,
                          samples: int = STAT_SAMPLES, batch_size: int = STAT_BATCH) -> None:
   """Sets each batch norm's moving mean / variance of `generator` to the mean of its
   training-mode batch statistics over `samples` z ~ N(0, 1) in batches of `batch_size`
-  (labels uniform when conditional). z and labels are a function of `seed`, so the result
-  depends only on the weights. A generator without batch norm is left as it is.
+  (labels uniform when conditional). z and labels are a function of `seed` (--seed;
+  statistics_inputs), so the result depends only on the weights. A generator without batch
+  norm is left as it is.
   """
   layers = batch_norm_layers(generator)
   if not layers:
     return
   momenta = [layer.momentum for layer in layers]
   batches = max(1, samples // batch_size)
-  z = inference.latent(batches * batch_size, latent_dim, seed)
-  labels = inference.random_labels(batches * batch_size, num_classes, seed)
+  z, labels = statistics_inputs(batches * batch_size, latent_dim, num_classes, seed)
   try:
     for i in range(batches):
       # moving = m * moving + (1 - m) * batch with m = i / (i + 1): after batch i the
@@ -58,8 +73,7 @@ def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int
       for layer in layers:
         layer.momentum = i / (i + 1)
       rows = slice(i * batch_size, (i + 1) * batch_size)
-      generator(tf.constant(z[rows]), None if labels is None else tf.constant(labels[rows]),
-                training=True)
+      generator(z[rows], None if labels is None else labels[rows], training=True)
   finally:
     for layer, momentum in zip(layers, momenta):
       layer.momentum = momentum
@@ -70,8 +84,8 @@ class EMAStatistics(Action):
   one of `periods` and at the end of fit (see the module doc).
 
   periods: the step periods at which something reads the EMA G (sample grid, checkpoint,
-  evaluation; 0 = none). num_classes: > 0 when G is conditional. seed: of the
-  recomputation's z.
+  evaluation; 0 = none). num_classes: > 0 when G is conditional. seed: --seed, of the
+  recomputation's z (statistics_inputs).
   """
 
   def __init__(self, gan, periods=(), num_classes=0, seed=0):

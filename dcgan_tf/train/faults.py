@@ -3,7 +3,7 @@
   NaN / Inf     NonFiniteGuard stops fit at the first non-finite loss (and
                 checkpoints.RunCheckpoints refuses to save non-finite weights); the fit
                 (train/loop.py) restores the last checkpoint, reshuffles the data
-                (data_seed) and goes on while Rollbacks allows: at most --max_rollbacks
+                (data.data_seed) and goes on while Rollbacks allows: at most --max_rollbacks
                 times in a row, then it stops naming the step.
   SIGINT/TERM   SignalStop lets the current step finish and stops fit; the caller
                 checkpoints that step and does not export (the run is unfinished).
@@ -25,26 +25,11 @@ import signal
 import tempfile
 import threading
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from dcgan_tf.errors import UserError, error_text
 from dcgan_tf.train.callbacks import Action
-
-
-def data_seed(seed, step, rollbacks):
-  """Shuffle seed of an input pipeline started at generator step `step` after `rollbacks`.
-
-  A fresh run shuffles with --seed itself. A resumed run, or one rolled back after a
-  non-finite step, reseeds: otherwise it would replay the run's first batches (or the
-  batches that led to the NaN). Deterministic, so rerunning a resume sees the same
-  batches. Returns an int in [0, 2**31).
-  """
-  if step == 0 and rollbacks == 0:
-    return seed
-  mixed = np.random.SeedSequence([seed, step, rollbacks]).generate_state(1)[0]
-  return int(mixed) % 2 ** 31
 
 
 class NonFiniteGuard(Action):

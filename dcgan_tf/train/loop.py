@@ -142,20 +142,19 @@ def fit_steps(gan, dataset, start, steps, callbacks_):
 def fit(run: setup_lib.Run, callbacks_, stop):
   """Fits run.gan to run.total_steps generator steps, rolling back on non-finite steps.
 
-  After a rollback the input is reshuffled (faults.data_seed). Returns (last checkpoint
+  After a rollback the input is reshuffled (data.data_seed). Returns (last checkpoint
   path, steps run by fit including redone ones, rollbacks). Raises UserError when the
   rollback policy gives up (faults.Rollbacks) or there is nothing to roll back to.
   """
   gan, guard = run.gan, run.guard
   rollbacks = faults.Rollbacks(run.config.max_rollbacks)
-  dataset, dataset_seed = run.dataset, run.dataset_seed
+  dataset, started = run.dataset, (run.start_step, 0)  # the (step, rollbacks) it is seeded for
   trained = 0  # steps run by fit, redone ones included (for images/s)
   while True:
     step = int(gan.step.numpy())
     if step < run.total_steps and stop.signum is None:
-      shuffle_seed = faults.data_seed(run.config.seed, step, rollbacks.count)
-      if shuffle_seed != dataset_seed:
-        dataset, dataset_seed = run.input.dataset(shuffle_seed), shuffle_seed
+      if (step, rollbacks.count) != started:  # a rollback: reshuffled (data.data_seed)
+        dataset, started = run.input.dataset(step, rollbacks.count), (step, rollbacks.count)
       fit_steps(gan, dataset, step, run.total_steps - step, callbacks_)
       trained += int(gan.step.numpy()) - step
     path = run.checkpoints.save()  # None when a variable is non-finite (guard tripped)

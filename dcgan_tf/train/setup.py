@@ -5,7 +5,7 @@ runs any op), the GPU check, the workdir checks (before any data is read), the g
 seed and precision policy, the data's facts (its Source: size and classes), the config
 with its class count resolved and saved, the compiled GAN with its fixed noise, the
 checkpoints restored (or a step-0 checkpoint written), and only then the input pipeline,
-shuffled with the seed of the step the run starts from (faults.data_seed). train/loop.py
+shuffled with the seed of the step the run starts from (data.data_seed). train/loop.py
 fits it; tests and the bench build their runs here too.
 """
 
@@ -23,6 +23,7 @@ from dcgan_tf import config as config_lib
 from dcgan_tf import data as data_lib
 from dcgan_tf import devices
 from dcgan_tf import models
+from dcgan_tf import seeds
 from dcgan_tf.data import sources as sources_lib
 from dcgan_tf.train import build, distribute, faults
 from dcgan_tf.workdir import Workdir
@@ -40,11 +41,13 @@ class Input:
     self.sources[shard] = sources_lib.get_source(config, shard)
     self.source = self.sources[shard]  # facts of the whole dataset: size, classes
 
-  def dataset(self, seed: int):
-    """The distributed dataset of uint8 batches shuffled with `seed`."""
+  def dataset(self, step: int, rollbacks: int = 0):
+    """The distributed dataset of uint8 batches of a fit started at generator step `step`
+    after `rollbacks` rollbacks: each input pipeline shuffled with data.data_seed."""
     return distribute.distributed_dataset(self.strategy, lambda ctx: data_lib.make_dataset(
-        self.config, batch_size=self.config.batch_size, seed=seed, input_context=ctx,
-        uint8=True, sources=self.sources), self.config.batch_size)[0]
+        self.config, batch_size=self.config.batch_size, uint8=True, input_context=ctx,
+        seed=data_lib.data_seed(self.config.seed, step, rollbacks, ctx.input_pipeline_id),
+        sources=self.sources), self.config.batch_size)[0]
 
 
 @dataclasses.dataclass
@@ -64,8 +67,7 @@ class Run:
   checkpoints: checkpoints.RunCheckpoints
   restored: Optional[str]  # the checkpoint resumed from; None for a fresh run
   start_step: int
-  dataset_seed: int  # the shuffle seed of `dataset`
-  dataset: object  # the input pipeline for the first fit, from start_step
+  dataset: object  # the input pipeline of the first fit (from start_step, no rollback)
 
   @property
   def sample_generator(self):
@@ -87,7 +89,7 @@ def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> R
   # (TF's multi-worker guide) and restore from run_dir.
   out = Workdir(distribute.write_dir(strategy, workdir))
   out.start(config, overwrite)
-  keras.utils.set_random_seed(config.seed)
+  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))  # for anything unseeded
   policy = devices.set_precision(config.precision)
   logging.info("Training on %s", devices.describe(
       strategy, policy, devices.resolve_jit_compile(config.jit_compile, strategy)))
@@ -114,9 +116,7 @@ def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> R
     # disk fails now, not at the first checkpoint hours later.
     run_checkpoints.save()
   np.save(out.fixed_noise_path, fixed_noise.numpy())
-  dataset_seed = faults.data_seed(config.seed, start_step, 0)
   return Run(config=config, num_classes=num_classes, strategy=strategy, policy=policy, workdir=run_dir, out=out,
              input=inputs, total_steps=total_steps, gan=gan, fixed_noise=fixed_noise,
              guard=guard, checkpoints=run_checkpoints, restored=restored,
-             start_step=start_step, dataset_seed=dataset_seed,
-             dataset=inputs.dataset(dataset_seed))
+             start_step=start_step, dataset=inputs.dataset(start_step))
