@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_module, tiny
+from conftest import TrainState, run_module, tiny, tiny_gan
 from dcgan_tf import models
+from dcgan_tf.gan import log_floats
 from dcgan_tf.bench import flops
 from dcgan_tf.models import subpixel
 
@@ -110,6 +111,34 @@ def test_subpixel_falls_back_where_it_is_not_faster(no_tf32):
   # Keras' call: the same op on the same inputs, bit for bit on a CPU; the tolerance is a
   # GPU's (another cuDNN algorithm: 48-term float32 sums in another order, ~u sqrt(48) |y|).
   np.testing.assert_allclose(odd(x).numpy(), ref(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_breakdown_parts_compute_the_train_steps_losses():
+  """The breakdown's parts run the train step's own code: with sngan (real and fake in one D
+  call), least squares with label smoothing and DiffAugment, d_grads and g_grads compute
+  the very losses the step logs."""
+  from dcgan_tf.bench import breakdown
+  # '/CPU:0', and the parts' Python bodies run eagerly (what their graphs trace; tracing them
+  # would cost ~5 s): the step's own ops on the same inputs and device, bit for bit.
+  with tf.device("/CPU:0"):
+    gan, (real, labels) = tiny_gan(variant="sngan", loss="least_squares", label_smoothing=0.2,
+                                   augment="translation,cutout")
+    start = TrainState(gan)
+    logs = log_floats(gan.train_step((real, labels)))
+    start.restore()  # weights, spectral-norm estimates, step (the noise and augment seeds)
+    parts = {name: fn.python_function
+             for name, fn in breakdown.step_parts(gan, labels, jit=False).items()}
+    z = gan._noise(16, 0)  # the step's z
+    assert parts["g_forward"](z).shape == real.shape and parts["d_forward"](real).shape == [16]
+    start.restore()
+    d_loss, d_grads = parts["d_grads"](real, z)
+    start.restore()
+    gan._d_update(real, labels, gan.generator(z, labels, training=True), 16)  # G's loss: D after
+    g_loss, g_grads = parts["g_grads"](real, z)
+  assert float(d_loss) == logs["d_loss"] and float(g_loss) == logs["g_loss"]
+  for grads, network in ((d_grads, gan.discriminator), (g_grads, gan.generator)):
+    assert len(grads) == len(network.trainable_variables)
+    assert all(np.isfinite(g.numpy()).all() and np.any(g.numpy()) for g in grads)
 
 
 def _rows(stdout):
