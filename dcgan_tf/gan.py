@@ -136,24 +136,41 @@ class GAN(keras.Model):
                                                     replica)
     return augment.diff_augment(images, self.augment, seed)
 
+  def _d_loss(self, real, labels, fake, global_batch, k=0):
+    """(D's loss, real logits, fake logits) of D update k: D's forward passes on the real
+    and the generated batch (augmented; one call or two, see joint_d_batch) and the loss.
+    bench/breakdown.py times this same computation."""
+    if self.joint_d_batch:
+      n = tf.shape(real)[0]
+      both = self._augmented(tf.concat([real, tf.cast(fake, real.dtype)], 0), 2 * k)
+      logits = self.discriminator(both, tf.concat([labels, labels], 0), training=True)
+      real_logits, fake_logits = logits[:n], logits[n:]
+    else:
+      # Separate batches: D's batch norm statistics describe one distribution at a time.
+      real_logits = self.discriminator(self._augmented(real, 2 * k), labels, training=True)
+      fake_logits = self.discriminator(self._augmented(fake, 2 * k + 1), labels, training=True)
+    d_loss = losses.discriminator_loss(real_logits, fake_logits, global_batch,
+                                       self.label_smoothing, self.loss_kind)
+    return d_loss, real_logits, fake_logits
+
+  def _g_loss(self, real, labels, fake, global_batch):
+    """(G's loss, the L1 term or None) for the generated batch `fake` = G(z, labels): D's
+    forward pass on it (augmented afresh) with D's current weights, the loss, and the
+    conditional L1 term. bench/breakdown.py times this same computation."""
+    g_logits = self.discriminator(self._augmented(fake, -1), labels, training=True)
+    g_loss = losses.generator_loss(g_logits, global_batch, self.loss_kind)
+    recon = None
+    if self.recon_weight > 0:
+      recon = losses.l1_loss(real, fake, global_batch)
+      g_loss += self.recon_weight * recon
+    return g_loss, recon
+
   def _d_update(self, real, labels, fake, global_batch, k=0):
     """D update k of this step (0 = the last, whose fake batch G's update reuses)."""
-    d_vars = self.discriminator.trainable_variables
     fake = tf.stop_gradient(fake)
     with tf.GradientTape() as tape:
-      if self.joint_d_batch:
-        n = tf.shape(real)[0]
-        both = self._augmented(tf.concat([real, tf.cast(fake, real.dtype)], 0), 2 * k)
-        logits = self.discriminator(both, tf.concat([labels, labels], 0), training=True)
-        real_logits, fake_logits = logits[:n], logits[n:]
-      else:
-        # Separate batches: D's batch norm statistics describe one distribution at a time.
-        real_logits = self.discriminator(self._augmented(real, 2 * k), labels, training=True)
-        fake_logits = self.discriminator(self._augmented(fake, 2 * k + 1), labels,
-                                         training=True)
-      d_loss = losses.discriminator_loss(real_logits, fake_logits, global_batch,
-                                         self.label_smoothing, self.loss_kind)
-    update(self.d_optimizer, tape, d_loss, d_vars)
+      d_loss, real_logits, fake_logits = self._d_loss(real, labels, fake, global_batch, k)
+    update(self.d_optimizer, tape, d_loss, self.discriminator.trainable_variables)
     return d_loss, real_logits, fake_logits
 
   def _update_ema(self):
@@ -187,11 +204,7 @@ class GAN(keras.Model):
       with g_tape.stop_recording():
         d_loss, real_logits, fake_logits = self._d_update(real, labels, fake, global_batch)
       # G's loss on the updated D, reusing the same generated batch (augmented afresh).
-      g_logits = self.discriminator(self._augmented(fake, -1), labels, training=True)
-      g_loss = losses.generator_loss(g_logits, global_batch, self.loss_kind)
-      if self.recon_weight > 0:
-        recon = losses.l1_loss(real, fake, global_batch)
-        g_loss += self.recon_weight * recon
+      g_loss, recon = self._g_loss(real, labels, fake, global_batch)
     update(self.g_optimizer, g_tape, g_loss, g_vars)
     self.step.assign_add(1)
     if self.ema_generator is not None:
@@ -216,12 +229,18 @@ def update(optimizer, tape, loss, variables):
   LossScaleOptimizer, whose apply() unscales the gradients, skips non-finite steps and
   adapts the scale, with the skip decided for all replicas alike (nonfinite_everywhere).
   """
+  optimizer.apply(gradients(optimizer, tape, loss, variables), variables)
+
+
+def gradients(optimizer, tape, loss, variables):
+  """The gradients `update` hands to optimizer.apply(): of the optimizer's scaled loss,
+  made non-finite on every replica when one replica's are (LossScaleOptimizer only)."""
   with tape:  # the scaling must be recorded too (else every gradient is None): re-enter
     scaled = optimizer.scale_loss(loss)
   grads = tape.gradient(scaled, variables)
   if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
     grads = nonfinite_everywhere(grads)
-  optimizer.apply(grads, variables)
+  return grads
 
 
 def nonfinite_everywhere(grads):

@@ -30,6 +30,38 @@ def tiny(**overrides) -> Config:
   return Config(**base)
 
 
+def tiny_gan(**overrides):
+  """(GAN compiled as training builds it for tiny(**overrides) in float32, one batch of the
+  tiny digits data: images float32 [B, S, S, C] in [-1, 1], labels int32 [B])."""
+  import keras
+  import tensorflow as tf
+  from dcgan_tf import data, devices
+  from dcgan_tf.train import build
+  config = tiny(**overrides)
+  # As train/setup.py: Keras' unseeded initializers (spectral norm's power-iteration vector)
+  # then start alike in every process.
+  keras.utils.set_random_seed(config.seed)
+  policy = devices.set_precision(config.precision)
+  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
+  ds, _ = data.make_dataset(config)
+  return gan, next(iter(ds))
+
+
+class TrainState:
+  """The values of every variable a train step writes (G, D, the EMA copy, both optimizers,
+  the step counter), taken now: restore() puts them back, so a test can replay a step's
+  parts from where it started."""
+
+  def __init__(self, gan):
+    variables = (gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables
+                 + [gan.step])
+    self.values = [(v, v.numpy().copy()) for v in variables]
+
+  def restore(self):
+    for variable, value in self.values:
+      variable.assign(value)
+
+
 def tiny_flags(**overrides):
   """Command-line flags for tiny(**overrides): every field that differs from Config()."""
   config, default = tiny(**overrides), Config()

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_module, tiny
+from conftest import TrainState, run_module, tiny, tiny_gan
 from dcgan_tf import models
+from dcgan_tf.gan import log_floats
 from dcgan_tf.bench import flops
 from dcgan_tf.models import subpixel
 
@@ -112,34 +113,140 @@ def test_subpixel_falls_back_where_it_is_not_faster(no_tf32):
   np.testing.assert_allclose(odd(x).numpy(), ref(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_breakdown_parts_compute_the_train_steps_losses():
+  """The breakdown's parts run the train step's own code: with sngan (real and fake in one D
+  call), least squares with label smoothing and DiffAugment, d_grads and g_grads compute
+  the very losses the step logs."""
+  from dcgan_tf.bench import breakdown
+  # '/CPU:0', and the parts' Python bodies run eagerly (what their graphs trace; tracing them
+  # would cost ~5 s): the step's own ops on the same inputs and device, bit for bit.
+  with tf.device("/CPU:0"):
+    gan, (real, labels) = tiny_gan(variant="sngan", loss="least_squares", label_smoothing=0.2,
+                                   augment="translation,cutout")
+    start = TrainState(gan)
+    logs = log_floats(gan.train_step((real, labels)))
+    start.restore()  # weights, spectral-norm estimates, step (the noise and augment seeds)
+    parts = {name: fn.python_function
+             for name, fn in breakdown.step_parts(gan, labels, jit=False).items()}
+    z = gan._noise(16, 0)  # the step's z
+    assert parts["g_forward"](z).shape == real.shape and parts["d_forward"](real).shape == [16]
+    start.restore()
+    d_loss, d_grads = parts["d_grads"](real, z)
+    start.restore()
+    gan._d_update(real, labels, gan.generator(z, labels, training=True), 16)  # G's loss: D after
+    g_loss, g_grads = parts["g_grads"](real, z)
+  assert float(d_loss) == logs["d_loss"] and float(g_loss) == logs["g_loss"]
+  for grads, network in ((d_grads, gan.discriminator), (g_grads, gan.generator)):
+    assert len(grads) == len(network.trainable_variables)
+    assert all(np.isfinite(g.numpy()).all() and np.any(g.numpy()) for g in grads)
+
+
 def _rows(stdout):
   return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+def _rounds_to(value, decimals, low, high):
+  """Whether `value`, a figure the bench printed rounded to `decimals` places, can be the
+  rounding of a quantity in [low, high]: within half a unit of its last place of that
+  interval. The bounds come from a few float64 operations on printed figures (~1e-16
+  relative each): widened by 1e-9 relative."""
+  half = 0.5 * 10.0 ** -decimals
+  return low * (1 - 1e-9) - half <= value <= high * (1 + 1e-9) + half
+
+
+def _span(value, decimals):
+  """The positive quantities that round(., decimals) prints as `value`: (low, high)."""
+  half = 0.5 * 10.0 ** -decimals
+  return max(value - half, 1e-12), value + half
+
+
+def _per_second_ok(row, key, flops, batch, decimals=5):
+  """row[key] (GFLOP/s, 2 places) == flops * batch / row["seconds"] / 1e9, the seconds
+  printed to `decimals` places: an interval of the true seconds."""
+  low, high = _span(row["seconds"], decimals)
+  return _rounds_to(row[key], 2, flops * batch / high / 1e9, flops * batch / low / 1e9)
+
+
 @pytest.mark.heavy
 def test_bench_command_prints_json_lines():
-  result = run_module("dcgan_tf.bench", "--image_size=32", "--channels=1", "--batch_size=8",
+  # --filters=8: the same rows and relations at a fraction of the paper widths' cost.
+  flags = dict(image_size=32, channels=1, batch_size=8, filters=8, dataset="digits")
+  result = run_module("dcgan_tf.bench", *[f"--{k}={v}" for k, v in flags.items()],
                       "--steps=2", "--warmup=1", "--rounds=2", "--matmul_size=128",
                       "--precision=float32,mixed_bfloat16", "--nojit_compile", "--breakdown",
-                      "--pipeline", "--dataset=digits", "--pipeline_batches=2")
+                      "--pipeline", "--pipeline_batches=2")
   assert result.returncode == 0, result.stderr[-3000:]
   rows = _rows(result.stdout)
-  matmul = [r for r in rows if r["kind"] == "matmul"]
-  assert sorted(r["dtype"] for r in matmul) == ["bfloat16", "float32"]
-  assert all(r["gflop_per_s"] > 0 and isinstance(r["cpu_native_bf16"], bool) for r in matmul)
+  # The FLOPs the rows divide by, counted here from the networks of the same Config.
+  from dcgan_tf.bench import settings
+  config = settings.bench_config(settings.BenchOptions(**flags))
+  g, d = models.build_models(config)
+  gf, df = flops.network_flops(g), flops.network_flops(d)
+  step_flops = flops.train_step_flops(g, d)
+
+  matmul = {r["dtype"]: r for r in rows if r["kind"] == "matmul"}
+  assert sorted(matmul) == ["bfloat16", "float32"]
+  for r in matmul.values():
+    assert r["n"] == 128 and 0 < r["gflop_per_s"] <= r["best_gflop_per_s"]  # median <= best
+    assert isinstance(r["cpu_native_bf16"], bool)
+  peak = {dtype: _span(r["gflop_per_s"], 2) for dtype, r in matmul.items()}
   steps = {r["precision"]: r for r in rows if r["kind"] == "step"}
   assert sorted(steps) == ["float32", "mixed_bfloat16"]
-  for r in steps.values():
-    assert r["img_per_s"] > 0 and r["s_per_step"] > 0 and r["flops_per_image"] > 0
-    assert r["utilisation"] > 0 and r["batch_size"] == 8 and r["jit_compile"] is False
-    assert r["steps"] == 2 and all(v == v for v in r["losses"].values())  # finite, not NaN
+  for precision, r in steps.items():
+    assert (r["variant"], r["image_size"], r["channels"], r["batch_size"]) == ("dcgan", 32, 1, 8)
+    assert r["jit_compile"] is False and r["steps_per_execution"] == 1 and r["steps"] == 2
+    assert 0 < r["s_per_step_min"] <= r["s_per_step"] and r["first_call_s"] > 0
+    assert r["img_per_s"] > 0 and r["utilisation"] > 0
+    # Every figure from its definition (bench/step.py), through the JSON's rounding.
+    s_low, s_high = _span(r["s_per_step"], 5)
+    assert _rounds_to(r["img_per_s"], 2, 8 / s_high, 8 / s_low), r
+    assert r["flops_per_image"] == step_flops
+    img_low, img_high = _span(r["img_per_s"], 2)
+    assert _rounds_to(r["gflop_per_s"], 2, step_flops * img_low / 1e9,
+                      step_flops * img_high / 1e9), r
+    assert r["matmul_fp32_gflop_per_s"] == matmul["float32"]["gflop_per_s"]
+    gflops = _span(r["gflop_per_s"], 2)
+    own = peak["bfloat16" if precision == "mixed_bfloat16" else "float32"]
+    for key, (p_low, p_high) in (("utilisation", peak["float32"]),
+                                 ("utilisation_own_dtype_peak", own)):
+      assert _rounds_to(r[key], 4, gflops[0] / p_high, gflops[1] / p_low), (key, r)
+    assert set(r["losses"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(v) for v in r["losses"].values())
+    assert 0 <= r["losses"]["d_real"] <= 1 and 0 <= r["losses"]["d_fake"] <= 1
+  # vs_float32 = img_per_s (printed) / float32's img_per_s (unrounded).
+  f32_low, f32_high = _span(steps["float32"]["img_per_s"], 2)
+  bf16 = steps["mixed_bfloat16"]["img_per_s"]
   assert steps["float32"]["vs_float32"] == 1.0 and steps["mixed_bfloat16"]["vs_float32"] > 0
-  parts = {r["part"] for r in rows if r["kind"] == "part"}
-  assert parts == {"g_forward", "d_forward", "d_grads", "g_grads", "step"}
+  assert _rounds_to(steps["mixed_bfloat16"]["vs_float32"], 3, bf16 / f32_high, bf16 / f32_low)
+
+  # The breakdown: each part's GFLOP/s is its FLOP count (bench/flops.py's docstring) per
+  # image x 8 / its seconds.
+  G, G1, D, D1 = gf.forward, gf.first_layer, df.forward, df.first_layer
+  part_flops = dict(g_forward=G, d_forward=D, d_grads=G + 6 * D - 2 * D1,
+                    g_grads=3 * G - G1 + 2 * D, step=step_flops)
+  parts = {r["part"]: r for r in rows if r["kind"] == "part"}
+  assert set(parts) == set(part_flops)
+  for name, r in parts.items():
+    assert r["precision"] == "float32" and r["seconds"] > 0
+    assert _per_second_ok(r, "gflop_per_s", part_flops[name], 8), r
+  # Every counted layer of G then D, forward / input / kernel passes, its FLOPs per image x 8.
   layers = [r for r in rows if r["kind"] == "layer"]
-  assert {r["part"] for r in layers} == {"forward", "input", "kernel"}
+  expected = [(net.name, name, part, f) for net, nf in ((g, gf), (d, df))
+              for name, f in nf.layers for part in ("forward", "input", "kernel")]
+  assert [(r["network"], r["layer"], r["part"]) for r in layers] == [e[:3] for e in expected]
+  for r, (*_, f) in zip(layers, expected):
+    assert r["input_shape"][0] == 8 and _per_second_ok(r, "gflop_per_s", f, 8, decimals=6), r
+
   pipeline = [r for r in rows if r["kind"] == "pipeline"]
-  assert len(pipeline) == 1 and pipeline[0]["img_per_s"] > 0
+  assert len(pipeline) == 1
+  p = pipeline[0]
+  # Computed in float64 from the printed fields (JSON keeps every bit of a float): exact.
+  assert p["images_per_s"] == p["num_batches"] * p["batch_size"] / p["seconds"]
+  assert p["batches_per_s"] == p["num_batches"] / p["seconds"]
+  assert p["img_per_s"] == round(p["images_per_s"], 2) and p["img_per_s"] > 0
+  assert (p["num_batches"], p["warmup_batches"], p["batch_size"]) == (2, 2, 8)
+  assert (p["dataset"], p["num_examples"], p["image_shape"], p["dtype"]) == (
+      "digits", 1797, [32, 32, 1], "uint8")
 
 
 def test_bench_rejects_a_bad_flag_before_loading_tensorflow():

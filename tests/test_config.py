@@ -1,5 +1,8 @@
 """Config layering, validation and the identity check used on resume."""
 
+import ast
+import os
+
 import pytest
 
 from dcgan_tf import config as config_lib
@@ -48,8 +51,43 @@ def test_workdir_config_round_trip_and_conflicts(tmp_path):
     workdir.start(config.replace(image_size=32))
 
 
+def _file_layers(name):
+  """configs/NAME.py's get_config() as (the Config it starts from, [keywords of each call on
+  it, innermost first]). The two forms config files take: Config(k=v, ...) and
+  load_config_file("BASE").replace(k=v, ...); anything else fails, naming the file."""
+  path = os.path.join(config_lib.CONFIG_DIR, name + ".py")
+  with open(path) as f:
+    tree = ast.parse(f.read())
+  returns = [node for top in tree.body if isinstance(top, ast.FunctionDef)
+             and top.name == "get_config" for node in ast.walk(top) if isinstance(node, ast.Return)]
+  assert len(returns) == 1, f"{path}: want one get_config() with one return"
+  node, layers = returns[0].value, []
+  while (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+         and node.func.attr == "replace" and not node.args):
+    layers.insert(0, node.keywords)
+    node = node.func.value
+  called = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id
+  if called == "Config" and not node.args:
+    return Config(), [node.keywords] + layers
+  if called == "load_config_file" and not node.keywords and len(node.args) == 1:
+    return config_lib.load_config_file(ast.literal_eval(node.args[0])), layers
+  raise AssertionError(f"{path}: get_config() returns neither Config(...) nor "
+                       "load_config_file(...).replace(...)")
+
+
 def test_config_file_is_logged_and_states_only_differences(caplog):
   import logging
   with caplog.at_level(logging.INFO):
     config_lib.resolve_config(None, {"dataset": "digits"})
   assert any("configs/digits.py" in r.getMessage() for r in caplog.records)
+  for name in config_lib.available_configs():
+    config, layers = _file_layers(name)
+    for keywords in layers:
+      for keyword in keywords:
+        assert keyword.arg, f"configs/{name}.py: **kwargs hide which fields it sets"
+        value = ast.literal_eval(keyword.value)
+        assert value != getattr(config, keyword.arg), (
+            f"configs/{name}.py sets {keyword.arg}={value!r}, the value it already had")
+        config = config.replace(**{keyword.arg: value})
+    # The parse is the whole file: what it states is what get_config() returns.
+    assert config == config_lib.load_config_file(name), name

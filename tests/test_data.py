@@ -3,6 +3,7 @@
 import gzip
 import os
 import struct
+import types
 
 import numpy as np
 import pytest
@@ -174,7 +175,38 @@ def test_file_cache_is_written_then_read(tmp_path, caplog):
     config_lib.validate(config.replace(center_crop=-1))
 
 
-def test_pipeline_throughput_reports_images_per_second():
-  result = data.pipeline_throughput(tiny(), num_batches=5, batch_size=16)
-  assert result["images_per_s"] > 0 and result["image_shape"] == [32, 32, 1]
-  assert result["num_batches"] == 5 and result["batch_size"] == 16
+def test_pipeline_throughput_reports_images_per_second(monkeypatch):
+  drawn = [0]  # batches taken from the pipeline so far
+  make_dataset = pipeline.make_dataset
+
+  def counting_dataset(*args, **kwargs):
+    ds, source = make_dataset(*args, **kwargs)
+
+    class Counted:
+      def __iter__(self):
+        for batch in ds:
+          drawn[0] += 1
+          yield batch
+    return Counted(), source
+
+  # A stand-in clock in pipeline.py only: 0.25 s per batch drawn, from 1000 s. Every time,
+  # difference and quotient below is a short binary fraction, exact in float64: the
+  # figures are compared with ==.
+  monkeypatch.setattr(pipeline, "make_dataset", counting_dataset)
+  monkeypatch.setattr(pipeline, "time", types.SimpleNamespace(
+      perf_counter=lambda: 1000.0 + 0.25 * drawn[0]))
+  result = data.pipeline_throughput(tiny(), num_batches=15, batch_size=16)
+  # Warm-up: num_batches // 5 = 3 (at least 2) batches, the first of them timed apart.
+  assert result["warmup_batches"] == 3 and drawn[0] == 3 + 15
+  assert result["first_batch_s"] == 0.25 and result["seconds"] == 15 * 0.25
+  assert result["images_per_s"] == 15 * 16 / 3.75 == 64.0  # timed batches only
+  assert result["batches_per_s"] == 15 / 3.75 == 4.0
+  assert result["num_batches"] == 15 and result["batch_size"] == 16
+  # What training reads: uint8 [32, 32, 1] (tiny's size), the whole digits set.
+  assert result["image_shape"] == [32, 32, 1] and result["dtype"] == "uint8"
+  assert result["num_examples"] == 1797 and result["dataset"] == "digits"
+  assert result["cache"] == "memory"
+  drawn[0] = 0
+  result = data.pipeline_throughput(tiny(), num_batches=4, batch_size=8, uint8=False)
+  assert result["warmup_batches"] == 2 and drawn[0] == 2 + 4  # 4 // 5 = 0: the floor of 2
+  assert result["images_per_s"] == 4 * 8 / 1.0 and result["dtype"] == "float32"
