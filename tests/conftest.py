@@ -35,12 +35,12 @@ def tiny_gan(**overrides):
   tiny digits data: images float32 [B, S, S, C] in [-1, 1], labels int32 [B])."""
   import keras
   import tensorflow as tf
-  from dcgan_tf import data, devices
+  from dcgan_tf import data, devices, seeds
   from dcgan_tf.train import build
   config = tiny(**overrides)
   # As train/setup.py: Keras' unseeded initializers (spectral norm's power-iteration vector)
   # then start alike in every process.
-  keras.utils.set_random_seed(config.seed)
+  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))
   policy = devices.set_precision(config.precision)
   gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
   ds, _ = data.make_dataset(config)

@@ -38,17 +38,8 @@ def step_parts(gan, labels, jit: bool) -> dict:
   No optimizer update: a part leaves the weights as they are (spectral normalization's
   per-call kernel update apart, as in training).
   """
-<<<<<<< HEAD
-  probe = StepProbe(config, setting)
-  g, d = probe.gan.generator, probe.gan.discriminator
-  real, labels = next(probe.iterator)
-  b = config.batch_size
-  z = tf.random.stateless_normal([b, config.latent_dim], seed=[probe.input_seed, 3])
-  jit = setting.jit_compile
-=======
   g, d = gan.generator, gan.discriminator
   batch = labels.shape[0]
->>>>>>> realtests
 
   @tf.function(jit_compile=jit)
   def g_forward(z):
@@ -86,7 +77,7 @@ def breakdown(config: Config, setting: Setting, iters: int = 5) -> List[dict]:
   g, d = probe.gan.generator, probe.gan.discriminator
   real, labels = next(probe.iterator)
   b = config.batch_size
-  z = tf.random.stateless_normal([b, config.latent_dim], seed=[config.seed, 3])
+  z = tf.random.stateless_normal([b, config.latent_dim], seed=[probe.input_seed, 3])
   jit = setting.jit_compile
   fns = step_parts(probe.gan, labels, jit)
   args = dict(g_forward=(z,), d_forward=(real,), d_grads=(real, z), g_grads=(real, z))
