@@ -145,21 +145,21 @@ def test_rotate_shift_geometry():
 def test_augment_is_seeded_per_image_and_graph_equal():
   images = RNG.uniform(-1, 1, (6, 16, 16, 1)).astype(np.float32)
   seed = np.array([3, 4], np.int64)
-  fn = lambda x, s: pp.augment(x, s, flip=True, mnist=True)  # noqa: E731
+  fn = lambda x, s: pp.random_geometry(x, s, flip=True, mnist=True)  # noqa: E731
   eager, graph = _both(fn, images, seed)
   assert eager.shape == images.shape and -1.0 <= eager.min() and eager.max() <= 1.0
   np.testing.assert_array_equal(eager, graph)  # the same CPU kernels on the same draws
-  again = pp.augment(images, seed, flip=True, mnist=True).numpy()
+  again = pp.random_geometry(images, seed, flip=True, mnist=True).numpy()
   np.testing.assert_array_equal(eager, again)
-  other = pp.augment(images, np.array([3, 5], np.int64), flip=True, mnist=True).numpy()
+  other = pp.random_geometry(images, np.array([3, 5], np.int64), flip=True, mnist=True).numpy()
   assert not np.allclose(eager, other)
   # Each image draws its own transform: identical inputs give different outputs.
-  twins = pp.augment(np.repeat(images[:1], 6, axis=0), seed, mnist=True).numpy()
+  twins = pp.random_geometry(np.repeat(images[:1], 6, axis=0), seed, mnist=True).numpy()
   assert len({twin.tobytes() for twin in twins}) > 1
-  flips = pp.augment(images, seed, flip=True).numpy()  # only flips: each image or its mirror
+  flips = pp.random_geometry(images, seed, flip=True).numpy()  # only flips: each image or its mirror
   for out, src in zip(flips, images):
     assert np.array_equal(out, src) or np.array_equal(out, src[:, ::-1])
-  single = pp.augment(images[0], seed, flip=True, mnist=True)
+  single = pp.random_geometry(images[0], seed, flip=True, mnist=True)
   assert single.shape == images[0].shape
 
 

@@ -132,8 +132,9 @@ def rotate_shift(images, angles, shifts, fill_value=-1.0):
   return tf.ensure_shape(out, images.shape)
 
 
-def augment(images, seed, flip: bool = False, mnist: bool = False):
-  """Random augmentation of float32 [B, S, S, C] (or one [S, S, C]) in [-1, 1].
+def random_geometry(images, seed, flip: bool = False, mnist: bool = False):
+  """The pipeline's random flips and MNIST rotation-and-shift (DiffAugment is augment.py's)
+  of float32 [B, S, S, C] (or one [S, S, C]) in [-1, 1].
 
   Stateless: the same seed (int32/int64 [2]) gives the same output; each image
   of a batch draws its own values. flip: horizontal flip with p = 0.5. mnist: the

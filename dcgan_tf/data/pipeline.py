@@ -22,7 +22,7 @@ from absl import logging
 from dcgan_tf import seeds
 from dcgan_tf.config import Config
 from dcgan_tf.data.base import NO_SHARD, Shard, Source
-from dcgan_tf.data.image_ops import augment, prepare
+from dcgan_tf.data.image_ops import prepare, random_geometry
 from dcgan_tf.images import scale_to_unit
 from dcgan_tf.data.sources import get_source
 from dcgan_tf.errors import UserError
@@ -149,7 +149,7 @@ def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
     # alone (Dataset.random would mix in TF's global seed, which evaluate does not set).
     pairs = tf.data.Dataset.counter().map(lambda i: tf.stack([tf.constant(seed, tf.int64), i]))
     ds = tf.data.Dataset.zip(ds, pairs).map(
-        lambda xy, s: (augment(scale_to_unit(xy[0]), s, flip=flip, mnist=mnist), xy[1]),
+        lambda xy, s: (random_geometry(scale_to_unit(xy[0]), s, flip=flip, mnist=mnist), xy[1]),
         num_parallel_calls=AUTOTUNE)
   elif not uint8:
     ds = ds.map(lambda x, y: (scale_to_unit(x), y), num_parallel_calls=AUTOTUNE)

@@ -44,20 +44,21 @@ def _slug(*parts) -> str:
   return safe
 
 
-def load_images(config, num, seed, split=None, dataset=None, augment=True, draw="real"):
+def load_images(config, num, seed, split=None, dataset=None, as_trained=True, draw="real"):
   """Up to `num` (None: all) preprocessed images of a dataset: (float32 [n, S, S, C] in [-1, 1],
   int32 [n], num_classes); S and C are the run's.
 
   A uniform random sample without replacement (reservoir sampling over the split in file
-  order), in random order, with the pipeline's flips / MNIST augmentation: all decided by
-  the "eval_images" stream of `seed` (evaluate's --seed) for `draw` (real | classifier |
-  fake_split | svm | svm_train | svm_test; seeds.py) alone. Not by tf.data's seeded shuffle: that also depends on
-  TensorFlow's global seed, which differs between a training process and `evaluate`.
+  order), in random order; as_trained: with the pipeline's random flips / MNIST rotation
+  (else as stored). All decided by the "eval_images" stream of `seed` (evaluate's --seed)
+  for `draw` (real | classifier | fake_split | svm | svm_train | svm_test; seeds.py) alone,
+  not by tf.data's seeded shuffle: that also depends on TensorFlow's global seed, which
+  differs between a training process and `evaluate`.
   """
   stream = seeds.derive(seed, "eval_images", draw)
   cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
                        cache="none", shuffle_buffer=1)  # a buffer of 1: the split's own order
-  if not augment:  # the images as stored (memorisation looks for copies of these)
+  if not as_trained:  # the images as stored (memorisation looks for copies of these)
     cfg = cfg.replace(random_flip=False, mnist_augment=False)
   # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
   ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=stream, repeat=False)
@@ -252,7 +253,7 @@ class Context:
     config = self.run.config
     return self._cached_features(config.replace(random_flip=False, mnist_augment=False),
                                  "all", lambda: load_images(config, None, self.options.seed,
-                                                            augment=False)[0])[0]
+                                                            as_trained=False)[0])[0]
 
   @functools.cached_property
   def train_nearest(self):

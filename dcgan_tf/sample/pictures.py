@@ -105,7 +105,7 @@ def nearest_rows(run: Run, num=8, seed=0, neighbours=3):
   from dcgan_tf.evaluate.metrics import manifold
   z = latent(num, run.config.latent_dim, seed)
   samples = generate(run, z, images_lib.grid_labels(num, run.num_classes))
-  train = context.load_images(run.config, None, seed, augment=False)[0]  # as stored
+  train = context.load_images(run.config, None, seed, as_trained=False)[0]  # as stored
   index, distances = manifold.nearest(train.reshape(len(train), -1),
                                       samples.reshape(num, -1), neighbours)
   rows = [np.concatenate([samples[i:i + 1], train[index[i]]]) for i in range(num)]
