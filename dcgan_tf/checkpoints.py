@@ -43,8 +43,19 @@ from dcgan_tf.errors import UserError, error_text
 from dcgan_tf.workdir import CHECKPOINT_NAME, Workdir, step_of
 
 
-class UnreadableCheckpoint(Exception):
-  """A checkpoint's files are damaged or missing (restore falls back past it)."""
+class UnreadableCheckpoint(UserError):
+  """A checkpoint's files are damaged or missing: restore_latest falls back past it;
+  restore_networks (evaluate, sample, export) names the checkpoint in one line."""
+
+
+# What TensorFlow's checkpoint reader raises for damaged or missing files: DataLoss (a
+# corrupt .index), NotFound (a missing .data), OutOfRange / IndexError (a truncated .data:
+# "Read less bytes than requested"), Internal, and the plain OpError its error translator
+# uses for codes it does not know. Not PermissionDenied, ResourceExhausted (memory),
+# Unavailable, ...: those are not the file's fault, and falling back past a good checkpoint
+# would resume from an older step.
+_DAMAGED = (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.OutOfRangeError,
+            tf.errors.InternalError, IndexError)
 
 
 def list_checkpoints(workdir: Workdir) -> List[str]:
@@ -146,10 +157,12 @@ def _restore(checkpoint, path):
   try:
     status = checkpoint.restore(path)
     status.assert_existing_objects_matched()
-  # TensorFlow's reader raises OpErrors (DataLoss, NotFound, ...) for damaged or missing
-  # files, IndexError for a truncated .data file ("Read less bytes than requested").
-  except (tf.errors.OpError, IndexError) as e:
+  except _DAMAGED as e:
     raise UnreadableCheckpoint(f"{type(e).__name__}: {error_text(e)}") from e
+  except tf.errors.OpError as e:
+    if type(e) is not tf.errors.OpError:  # PermissionDenied, ResourceExhausted, ...
+      raise
+    raise UnreadableCheckpoint(error_text(e)) from e
   except (AssertionError, ValueError) as e:  # missing variables, or a shape that differs
     raise UserError(f"--checkpoint: {path} does not hold these networks (another --variant, "
                     f"--image_size or width?): {error_text(e)}") from None
@@ -168,7 +181,7 @@ def restore_latest(checkpoint, workdir: Workdir):
   for i, path in enumerate(candidates):
     try:
       _restore(checkpoint, path)
-    except (UnreadableCheckpoint, UserError) as e:  # damaged files, or other networks
+    except UserError as e:  # damaged files (UnreadableCheckpoint), or other networks
       errors.append(f"{os.path.basename(path)}: {e}")
       logging.warning("Checkpoint %s is unreadable (%s)%s", path, errors[-1],
                       "; falling back to the previous one" if i + 1 < len(candidates) else "")
@@ -189,7 +202,7 @@ def save(manager, step: int, previous: str = None) -> str:
   previous: the last good checkpoint, named in the error (default: the manager's newest).
   """
   previous = previous or manager.latest_checkpoint
-  prefix = Workdir(os.path.dirname(manager.directory)).checkpoint_prefix(step)
+  prefix = os.path.join(manager.directory, f"{CHECKPOINT_NAME}-{step}")
   try:
     path = manager.save(checkpoint_number=step)
   except (tf.errors.OpError, OSError) as e:
@@ -207,10 +220,15 @@ def restore_networks(path, **networks) -> int:
   generator=G, discriminator=D) (names as in make_checkpoint), and returns its step.
 
   The optimizers and fixed noise in the file are not wanted here (expect_partial).
-  Raises UserError when the networks' variables are not all in it (other architecture).
+  Raises UserError when the networks' variables are not all in it (other architecture) or
+  its files are damaged.
   """
   step = tf.Variable(0, dtype=tf.int64)
-  status = _restore(tf.train.Checkpoint(step=step, **networks), path)
+  try:
+    status = _restore(tf.train.Checkpoint(step=step, **networks), path)
+  except UnreadableCheckpoint as e:
+    raise UserError(f"--checkpoint: {path} is unreadable ({e}); pick another with "
+                    "--checkpoint=STEP") from None
   status.expect_partial()
   return int(step.numpy())
 

@@ -42,7 +42,7 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
              use_ema: bool = True, saved_model: str = "") -> Run:
   """Rebuilds G (and D) from WORKDIR/config.json and restores them from a checkpoint.
 
-  checkpoint: '' = newest, 'N' = step N, else a path prefix (Workdir.checkpoint).
+  checkpoint: '' = newest, 'N' = step N, else a path prefix (checkpoints.find).
   use_ema: G gets the EMA generator's weights when the run has one (--ema_decay > 0),
   else (or with use_ema=False) the trained G's.
   saved_model: instead, G is that export of the run (load_export) and there is no D.

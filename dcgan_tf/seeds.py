@@ -3,7 +3,8 @@
 One function, `derive(seed, purpose, *words)`, turns the seed of a run (--seed) or of a
 request (evaluate's and sample's --seed) into the seed of one stream: the sha256 of the joined
 text, so no two purposes (or two words of one purpose) share a stream, and a stream is a pure
-function of its inputs, whatever process, device count or global TensorFlow seed draws it.
+function of its inputs, whatever process or device count draws it (tf.data's shuffle also
+mixes in the global TensorFlow seed, which training sets from the "global" stream).
 Counters that only exist inside a compiled graph (the generator step, the z or D input of a
 step, the replica, a served request's seed) are not hashed: they are the second word of a
 stateless op's seed [derive(...), counter], or are folded in (`stateless_fold_in`).

@@ -134,7 +134,7 @@ EXPORTED = _exported_shapes()
 def train_two_steps_and_export(config, workdir, export=True):
   """Data -> models -> two eager GAN steps -> SavedModel; returns (gan, num_classes, path).
 
-  What train/loop.py does for a run, minus its callbacks and fit() (tracing fit
+  What train/setup.py builds for a run, minus its callbacks and fit() (tracing fit
   costs ~5 s per config; test_export.py covers that path).
   """
   import tensorflow as tf

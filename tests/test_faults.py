@@ -259,6 +259,26 @@ def test_no_readable_checkpoint_is_refused_not_restarted(run_copy):
     restore_into_fresh_gan(run_copy)
 
 
+def test_only_damaged_files_are_fallen_back_past(run_copy, monkeypatch):
+  """evaluate/sample/export read a damaged checkpoint as one UserError naming it; an error
+  that is not the file's (no permission, no memory) is not taken for damage: no silent
+  fallback to an older step."""
+  import tensorflow as tf
+  from dcgan_tf import checkpoints, models
+  newest = ckpt(run_copy, 4)
+  with open(glob.glob(newest + ".data-*")[0], "r+b") as f:
+    f.truncate(8)
+  with pytest.raises(UserError, match=r"--checkpoint: .*ckpt-4 is unreadable \(") as err:
+    checkpoints.restore_networks(newest, generator=models.build_generator(tiny()))
+  assert "\n" not in str(err.value)
+
+  def denied(self, path, options=None):
+    raise tf.errors.PermissionDeniedError(None, None, f"{path}: Permission denied")
+  monkeypatch.setattr(tf.train.Checkpoint, "restore", denied)
+  with pytest.raises(tf.errors.PermissionDeniedError):
+    restore_into_fresh_gan(run_copy)
+
+
 # ---------------------------------------------------------------------- non-finite
 
 def test_nonfinite_weights_roll_back_and_training_goes_on(tmp_path, caplog):
@@ -399,8 +419,8 @@ def test_data_seed_reshuffles_after_resume_and_rollback():
   from dcgan_tf.data import data_seed
   # A fresh run shuffles with the "data_order" stream of --seed alone.
   assert data_seed(7, 0, 0) == seeds.derive(7, "data_order", 0, 0, 0)
-  seeds = {data_seed(7, step, rollbacks) for step in (0, 500, 1000) for rollbacks in (0, 1, 2)}
-  assert len(seeds) == 9 and all(0 <= s < 2 ** 31 for s in seeds)
+  drawn = {data_seed(7, step, rollbacks) for step in (0, 500, 1000) for rollbacks in (0, 1, 2)}
+  assert len(drawn) == 9 and all(0 <= s < 2 ** 31 for s in drawn)
   assert data_seed(7, 500, 1) == data_seed(7, 500, 1)  # deterministic
   from dcgan_tf import data
   first = [next(iter(data.make_dataset(tiny(seed=7), seed=s)[0]))[1].numpy()

@@ -140,7 +140,9 @@ def build_pipeline(source: Source, config: Config, batch_size: int, seed: int,
   buffer = config.shuffle_buffer
   if source.shard_examples > 0:
     buffer = min(buffer, source.shard_examples)
-  ds = ds.shuffle(buffer, seed=seed)  # also mixes in TF's global seed (training: --seed's)
+  # tf.data also mixes in TF's global seed: the order is a function of `seed` only while the
+  # process's global seed stays the run's (train/setup.py sets it from --seed).
+  ds = ds.shuffle(buffer, seed=seed)
   # Scaling and augmentation run on whole batches: per-element maps cost ~10x more.
   ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=AUTOTUNE)
   flip, mnist = config.random_flip, config.mnist_augment

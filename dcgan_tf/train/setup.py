@@ -31,8 +31,8 @@ from dcgan_tf.workdir import Workdir
 
 class Input:
   """The run's input pipelines: each input pipeline's Source (file listing, decode probes,
-  TFDS builder) is made once, and `dataset(seed)` batches it afresh per shuffle seed (a
-  resume, a rollback)."""
+  TFDS builder) is made once, and `dataset(step, rollbacks)` batches it afresh, shuffled for
+  that start (a resume, a rollback)."""
 
   def __init__(self, config: config_lib.Config, strategy):
     self.config, self.strategy = config, strategy
@@ -116,7 +116,8 @@ def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> R
     # disk fails now, not at the first checkpoint hours later.
     run_checkpoints.save()
   np.save(out.fixed_noise_path, fixed_noise.numpy())
-  return Run(config=config, num_classes=num_classes, strategy=strategy, policy=policy, workdir=run_dir, out=out,
+  return Run(config=config, num_classes=num_classes, strategy=strategy, policy=policy,
+             workdir=run_dir, out=out,
              input=inputs, total_steps=total_steps, gan=gan, fixed_noise=fixed_noise,
              guard=guard, checkpoints=run_checkpoints, restored=restored,
              start_step=start_step, dataset=inputs.dataset(start_step))
