@@ -108,7 +108,7 @@ def user_message(error: BaseException):
   it when it is loaded, and this module must not import it.
   """
   if isinstance(error, UserError):
-    return str(error)
+    return error.as_flag()
   tf = sys.modules.get("tensorflow")
   if tf is not None and isinstance(error, tf.errors.OpError):
     if type(error).__name__ not in TF_ENVIRONMENT_ERRORS:

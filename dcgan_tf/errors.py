@@ -1,9 +1,12 @@
 """The one exception type for mistakes a user (or the machine) can cause.
 
-Raise UserError with a one-line message that names the flag or file involved and
-what would be valid. The entry points (cli.run) print it as `error: MESSAGE` with
-exit code 1 and no traceback. Any other exception is a bug (here, in Keras or in
-TensorFlow) and keeps its traceback.
+Library code raises UserError(message, field=NAME): a one-line message saying what is wrong
+and what would be valid, and the Config / options field it concerns (None when it is about a
+file or the machine, not a setting). It never spells a command-line flag: str(error) reads
+"NAME: message" for a caller of the library, and the entry points (cli.run) print
+`error: --NAME: message` with exit code 1 and no traceback, since every field is a flag of
+that name (cli.define_flags). Any other exception is a bug (here, in Keras or in TensorFlow)
+and keeps its traceback.
 """
 
 import re
@@ -13,13 +16,28 @@ _TF_DECORATION = re.compile(r"\{\{[^}]*\}\}\s*|\s*\[Op:[^\]]*\]")
 
 
 class UserError(Exception):
-  """A bad flag, file, dataset or workdir, or a run that cannot go on; message: one line."""
+  """A bad setting, file, dataset or workdir, or a run that cannot go on.
+
+  message: one line, without the field's name; field: the Config / options field at fault
+  (e.g. "dataset"), or None.
+  """
+
+  def __init__(self, message: str, field: str = None):
+    super().__init__(message)
+    self.message, self.field = message, field
+
+  def __str__(self):
+    return f"{self.field}: {self.message}" if self.field else self.message
+
+  def as_flag(self) -> str:
+    """The message as an entry point prints it: the field named as its flag."""
+    return f"--{self.field}: {self.message}" if self.field else self.message
 
 
-def check(ok: bool, flag: str, message: str) -> None:
-  """Raises UserError("--FLAG: MESSAGE") unless `ok`."""
+def check(ok: bool, field: str, message: str) -> None:
+  """Raises UserError(message, field) unless `ok`."""
   if not ok:
-    raise UserError(f"--{flag}: {message}")
+    raise UserError(message, field)
 
 
 def error_text(error: BaseException) -> str:
