@@ -49,7 +49,8 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
   """
   if saved_model:
     if checkpoint:
-      raise UserError("--saved_model and --checkpoint: give one (an export has one step)")
+      raise UserError("cannot go with --checkpoint: give one (an export has one step)",
+                      "saved_model")
     return load_export(workdir, saved_model)
   wd = Workdir(workdir)
   config = wd.load_config()
@@ -64,7 +65,9 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
   step = checkpoints.restore_networks(path, **networks)
   generator = networks.pop("ema_generator" if ema else "generator")
   logging.info("Restored %s (step %d, %s generator)", path, step, "EMA" if ema else "trained")
-  return Run(wd, config, generator, networks.get("discriminator"), num_classes, step, path, ema)
+  return Run(workdir=wd, config=config, generator=generator,
+             discriminator=networks.get("discriminator"), num_classes=num_classes, step=step,
+             checkpoint=path, ema=ema)
 
 
 class ExportedGenerator:
@@ -94,8 +97,8 @@ _MATCHED = ("dataset", "variant", "image_size", "channels", "latent_dim")
 
 
 def load_export(workdir: str, saved_model: str) -> Run:
-  """The run of `workdir` with G = the SavedModel at `saved_model` (no D). UserError naming
-  --saved_model when it is not a dcgan_tf export of this run's model."""
+  """The run of `workdir` with G = the SavedModel at `saved_model` (no D). UserError (field
+  saved_model) when it is not a dcgan_tf export of this run's model."""
   from dcgan_tf.export import metadata  # the export's reader; no TensorFlow work at import
   wd = Workdir(workdir)
   config = wd.load_config()
@@ -103,21 +106,22 @@ def load_export(workdir: str, saved_model: str) -> Run:
   try:
     info = metadata.read(saved_model)
   except UserError as e:
-    raise UserError(f"--saved_model: {e}") from None
+    raise UserError(e.message, "saved_model") from None
   if info.get("format", "savedmodel") != "savedmodel":
-    raise UserError(f"--saved_model: {saved_model} is a {info['format']} export; give a "
-                    "SavedModel folder")
+    raise UserError(f"{saved_model} is a {info['format']} export; give a SavedModel folder",
+                    "saved_model")
   expected = dict({k: getattr(config, k) for k in _MATCHED}, num_classes=num_classes)
   wrong = [k for k, v in expected.items() if info.get(k) != v]
   if wrong:
     k = wrong[0]
-    raise UserError(f"--saved_model: {saved_model} has {k}={info.get(k)!r}, the run in "
-                    f"{workdir} {k}={expected[k]!r}; export this run's generator")
+    raise UserError(f"{saved_model} has {k}={info.get(k)!r}, the run in {workdir} "
+                    f"{k}={expected[k]!r}; export this run's generator", "saved_model")
   generator = ExportedGenerator(saved_model, num_classes, info["max_batch"])
   logging.info("Loaded the export %s (step %d, %s generator)", saved_model, info["step"],
                info["generator"])
-  return Run(wd, config, generator, None, num_classes, info["step"],
-             os.path.abspath(saved_model), info["generator"] == "ema")
+  return Run(workdir=wd, config=config, generator=generator, discriminator=None,
+             num_classes=num_classes, step=info["step"], checkpoint=os.path.abspath(saved_model),
+             ema=info["generator"] == "ema")
 
 
 def latent(num: int, latent_dim: int, seed: int) -> np.ndarray:

@@ -129,9 +129,9 @@ def test_cli_user_error_is_one_line(workdir):
 
 
 @pytest.mark.parametrize("kw, error, message", [
-    (dict(metrics="swd,bogus"), UserError, "--metrics: unknown bogus"),
-    (dict(metrics="fid", feature_extractor="vgg"), UserError, "--feature_extractor"),
-    (dict(svm_features="middle"), UserError, "--svm_features"),
+    (dict(metrics="swd,bogus"), UserError, "^metrics: unknown bogus"),
+    (dict(metrics="fid", feature_extractor="vgg"), UserError, "^feature_extractor: "),
+    (dict(svm_features="middle"), UserError, "^svm_features: "),
     (dict(checkpoint="ckpt-7"), UserError, "--checkpoint"),
 ])
 def test_user_errors_name_the_flag(workdir, options, tmp_path, kw, error, message):
@@ -169,12 +169,12 @@ def test_intra_class_fid_tells_a_generator_that_ignores_its_labels(tmp_path, opt
   n = 500
   images, labels, _ = context.load_images(inference.load_run(workdir).config, None, seed=3)
   rng = np.random.default_rng(0)
-  asked = inference.random_labels(n, 10, seed=0)  # Context.fake_labels at --seed=0
+  asked = inference.random_labels(n, 10, seed=0)  # Samples.labels at --seed=0
   results = {}
   for name, shift in (("right", 0), ("next class", 1)):
     fake = np.stack([images[rng.choice(np.flatnonzero(labels == (c + shift) % 10))]
                      for c in asked])
-    monkeypatch.setattr(context.Context, "fake", property(lambda self, fake=fake: fake))
+    monkeypatch.setattr(context.Samples, "images", property(lambda self, fake=fake: fake))
     results[name] = evaluator.evaluate(options(
         tmp_path / "cache", workdir=workdir, metrics="intra_fid,fid", num_samples=n,
         feature_extractor="classifier", classifier_examples=1797, classifier_epochs=6)
@@ -206,7 +206,7 @@ def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp
   assert len(held_out) == n
   results = {}
   for name, fake in (("perfect", held_out), ("collapsed", np.repeat(held_out[:1], n, 0))):
-    monkeypatch.setattr(context.Context, "fake", property(lambda self, fake=fake: fake))
+    monkeypatch.setattr(context.Samples, "images", property(lambda self, fake=fake: fake))
     results[name] = evaluator.evaluate(options(
         tmp_path, workdir=workdir, metrics="fid,kid,is,swd,realfake,prdc,memorization",
         num_samples=n,
@@ -275,7 +275,7 @@ def test_every_result_records_its_protocol_and_other_protocols_are_not_merged(
   reference = evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd",
                                          real_split="train[:900]", fake_split="train[900:]"))
   assert reference["protocol"]["generator"] == "real:train[900:]"
-  with pytest.raises(UserError, match="--fake_split: 'train' is the split the real images"):
+  with pytest.raises(UserError, match="^fake_split: 'train' is the split the real images"):
     evaluator.evaluate(options(tmp_path, workdir=workdir, metrics="swd", fake_split="train"))
 
 

@@ -193,9 +193,9 @@ def test_classifier_learns_digits_and_exposes_features(tmp_path):
 def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
   from dcgan_tf.evaluate.metrics import extractors
   monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-  with pytest.raises(UserError, match="inception_weights.*not comparable"):
+  with pytest.raises(UserError, match="^inception_weights: .*not comparable"):
     extractors.inception("")
-  with pytest.raises(UserError, match="no file"):
+  with pytest.raises(UserError, match="^inception_weights: no file"):
     extractors.inception(str(tmp_path / "missing.pb"))
 
 

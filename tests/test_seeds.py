@@ -115,7 +115,7 @@ def test_ema_statistics_no_longer_draw_the_evaluated_noise(tmp_path, monkeypatch
   monkeypatch.setattr(inference, "generate", lambda run, z, labels=None: fed.append(z))
   context = evaluation.make_context(config, Workdir(str(tmp_path)),
                                     models.build_generator(config), 0)
-  assert context.fake is None  # drawn, and handed to the patched generate
+  assert context.samples.images is None  # drawn, and handed to the patched generate
   assert len(fed) == 1 and fed[0].shape == (evaluated, dim)
   evaluated_rows = _rows(fed[0])
   assert len(evaluated_rows) == evaluated

@@ -263,14 +263,14 @@ def test_an_export_of_another_model_is_refused(workdir, tmp_path):
   info = metadata.read(other)
   metadata.write(other, dict(info, latent_dim=info["latent_dim"] + 1))
   assert metadata.read(other) == dict(info, latent_dim=17)  # what is written is read back
-  with pytest.raises(UserError, match=r"--saved_model: .* has latent_dim=17, the run .* "
+  with pytest.raises(UserError, match=r"^saved_model: .* has latent_dim=17, the run .* "
                                       r"latent_dim=16"):
     inference.load_run(workdir, saved_model=other)
   metadata.write(other, dict(info, format_version=99))
   with pytest.raises(UserError, match="newer than this dcgan_tf reads"):
     inference.load_run(workdir, saved_model=other)
   assert json.load(open(metadata.path_of(other)))["format_version"] == 99  # round-trip
-  with pytest.raises(UserError, match="--saved_model: no readable dcgan_tf metadata"):
+  with pytest.raises(UserError, match="^saved_model: no readable dcgan_tf metadata"):
     inference.load_run(workdir, saved_model=str(tmp_path))
   metadata.write(other, dict(info, format="onnx"))
   with pytest.raises(UserError, match="is a onnx export; give a SavedModel"):

@@ -5,6 +5,9 @@ generated and as many real images (the run's dataset and split), and computes th
 requested metrics (see metrics/). Results are one JSON-able dict, also written to
 WORKDIR/eval/step_NNNNNNN.json (merged with earlier results at that step) and as
 scalars to WORKDIR/tensorboard/eval at the checkpoint's step.
+
+score(context, names) computes metrics on a Context (context.py); evaluate and the
+evaluation during training (train/evaluation.py) both go through it.
 """
 
 import json
@@ -21,7 +24,7 @@ from dcgan_tf import models
 from dcgan_tf import seeds
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import classifier as classifier_lib
-from dcgan_tf.evaluate.context import Context, svm_data
+from dcgan_tf.evaluate.context import Context, Settings, svm_data
 from dcgan_tf.evaluate.options import Options, parse_metrics, truncations, validate
 from dcgan_tf.evaluate.metrics import fid as fid_lib
 from dcgan_tf.evaluate.metrics import inception_score as is_lib
@@ -34,30 +37,32 @@ from dcgan_tf.evaluate.metrics import swd as swd_lib
 
 def _metric_seed(ctx, metric):
   """Seed of `metric`'s own draws (subsets, projections, splits): the "eval_metric" stream
-  of evaluate's --seed (seeds.py)."""
-  return seeds.derive(ctx.options.seed, "eval_metric", metric)
+  of the settings' seed (seeds.py)."""
+  return seeds.derive(ctx.settings.seed, "eval_metric", metric)
 
 
 def _with_extractor(ctx, values):
   values["feature_extractor"] = ctx.extractor.name
-  if ctx.options.feature_extractor == "classifier":
+  if ctx.settings.feature_extractor == "classifier":
     values["classifier_held_out_accuracy"] = ctx.classifier[1]["held_out_accuracy"]
   return values
 
 
 def metric_fid(ctx):
-  return _with_extractor(ctx, dict(value=fid_lib.fid(ctx.real_features[0], ctx.fake_features[0])))
+  return _with_extractor(ctx, dict(value=fid_lib.fid(ctx.real_features[0],
+                                                     ctx.samples.features[0])))
 
 
 def metric_kid(ctx):
-  mean, std = kid_lib.kid(ctx.real_features[0], ctx.fake_features[0], seed=_metric_seed(ctx, "kid"))
+  mean, std = kid_lib.kid(ctx.real_features[0], ctx.samples.features[0],
+                          seed=_metric_seed(ctx, "kid"))
   return _with_extractor(ctx, dict(value=mean, std=std))
 
 
 def metric_is(ctx):
   """Inception score of the fakes (real_data_value: of the real images) and the number of
   classes the extractor's argmax covers among them (a collapsed G covers one)."""
-  fake_logits, real_logits = ctx.fake_features[1], ctx.real_features[1]
+  fake_logits, real_logits = ctx.samples.features[1], ctx.real_features[1]
   mean, std = is_lib.inception_score(fake_logits)
   real, _ = is_lib.inception_score(real_logits)
   return _with_extractor(ctx, dict(
@@ -67,13 +72,14 @@ def metric_is(ctx):
 
 
 def metric_swd(ctx):
-  result = swd_lib.swd(ctx.real, ctx.fake, seed=_metric_seed(ctx, "swd"))
+  result = swd_lib.swd(ctx.real, ctx.samples.images, seed=_metric_seed(ctx, "swd"))
   return dict(value=result["mean"], levels={str(k): v for k, v in result["levels"].items()},
               scale=swd_lib.SCALE)
 
 
 def metric_realfake(ctx):
-  result = realfake_lib.real_vs_fake(ctx.real, ctx.fake, epochs=ctx.options.realfake_epochs,
+  result = realfake_lib.real_vs_fake(ctx.real, ctx.samples.images,
+                                     epochs=ctx.settings.realfake_epochs,
                                      seed=_metric_seed(ctx, "realfake"))
   result["value"] = result.pop("accuracy")
   result["ideal"] = 0.5
@@ -81,15 +87,15 @@ def metric_realfake(ctx):
 
 
 def metric_svm(ctx):
-  o = ctx.options
-  train, test, num_classes = svm_data(ctx.config, o)
+  s = ctx.settings
+  train, test, num_classes = svm_data(ctx.config, s)
   # Control: the same protocol on an untrained D shows what training added.
   _, random_d = models.build_models(ctx.config, ctx.run.num_classes)
-  rows = svm_lib.protocol(ctx.run.discriminator, train, test, layers=o.svm_features, c=o.svm_c,
-                          random_discriminator=random_d, batch_size=o.batch_size)
+  rows = svm_lib.protocol(ctx.run.discriminator, train, test, layers=s.svm_features, c=s.svm_c,
+                          random_discriminator=random_d, batch_size=s.batch_size)
   table = svm_lib.format_table(rows, num_classes, len(train[1]), len(test[1]))
-  return dict(value=rows[0]["accuracy"], dataset=o.svm_dataset or ctx.config.dataset,
-              features=o.svm_features, train_examples=len(train[1]), test_examples=len(test[1]),
+  return dict(value=rows[0]["accuracy"], dataset=s.svm_dataset or ctx.config.dataset,
+              features=s.svm_features, train_examples=len(train[1]), test_examples=len(test[1]),
               chance=1.0 / num_classes, rows=rows, table=table)
 
 
@@ -97,10 +103,11 @@ def metric_class_accuracy(ctx):
   """Conditional runs: the share of G(z, y) that the dataset's classifier (the one of
   --feature_extractor=classifier, trained on real images) labels y. 1 is ideal."""
   if not ctx.run.num_classes:
-    raise UserError("--metrics=class_accuracy: needs a conditional run (--variant=cdcgan)")
+    raise UserError("class_accuracy needs a conditional run (--variant=cdcgan)", "metrics")
   model, info = ctx.classifier
-  predicted = classifier_lib.predict_logits(model, ctx.fake, ctx.options.batch_size).argmax(-1)
-  labels = ctx.fake_labels
+  predicted = classifier_lib.predict_logits(model, ctx.samples.images,
+                                            ctx.settings.batch_size).argmax(-1)
+  labels = ctx.samples.labels
   per_class = {str(c): float(np.mean(predicted[labels == c] == c))
                for c in range(ctx.run.num_classes) if np.any(labels == c)}
   return dict(value=float(np.mean(predicted == labels)), per_class=per_class,
@@ -110,10 +117,10 @@ def metric_class_accuracy(ctx):
 
 def _manifold_metric(name):
   def metric(ctx):
-    if ctx.options.num_samples <= manifold_lib.DC_K:
-      raise UserError(f"--num_samples: {name} needs more than {manifold_lib.DC_K} images "
-                      "(k nearest neighbours)")
-    values = ctx.manifold
+    if ctx.settings.num_samples <= manifold_lib.DC_K:
+      raise UserError(f"{name} needs more than {manifold_lib.DC_K} images "
+                      "(k nearest neighbours)", "num_samples")
+    values = ctx.samples.manifold
     return _with_extractor(ctx, dict(value=values[name], k=(
         values["k"]["precision_recall"] if name in ("precision", "recall") else
         values["k"]["density_coverage"])))
@@ -129,19 +136,19 @@ def metric_intra_fid(ctx):
   that class), on the extractor's features; value = the mean over classes, with the worst.
   Per-class sets are ~N / classes images: compare numbers made with one --num_samples."""
   if not ctx.run.num_classes:
-    raise UserError("--metrics=intra_fid: needs a conditional run (--variant=cdcgan)")
-  real, fake = ctx.real_features[0], ctx.fake_features[0]
+    raise UserError("intra_fid needs a conditional run (--variant=cdcgan)", "metrics")
+  real, fake = ctx.real_features[0], ctx.samples.features[0]
   per_class, counts = {}, {}
   for c in range(ctx.run.num_classes):
-    r, f = real[ctx.real_labels == c], fake[ctx.fake_labels == c]
+    r, f = real[ctx.real_labels == c], fake[ctx.samples.labels == c]
     counts[str(c)] = [len(r), len(f)]
     # FID is biased upward as N shrinks (~1/N): classes below INTRA_FID_MIN are left out
     # (and listed), so the worst class is not merely the smallest.
     if min(len(r), len(f)) >= INTRA_FID_MIN:
       per_class[str(c)] = fid_lib.fid(r, f)
   if not per_class:
-    raise UserError(f"--metrics=intra_fid: no class has {INTRA_FID_MIN} real and generated "
-                    "images; raise --num_samples")
+    raise UserError(f"intra_fid: no class has {INTRA_FID_MIN} real and generated images; "
+                    "raise --num_samples", "metrics")
   worst = max(per_class, key=per_class.get)
   return _with_extractor(ctx, dict(
       value=float(np.mean(list(per_class.values()))), worst=per_class[worst],
@@ -153,7 +160,7 @@ def metric_memorization(ctx):
   """The share of samples nearer a training image than the rule of metrics/manifold.py
   allows, in feature space, against the run's whole training split."""
   return _with_extractor(ctx, manifold_lib.memorization(ctx.train_features,
-                                                        ctx.fake_features[0],
+                                                        ctx.samples.features[0],
                                                         own=ctx.train_nearest))
 
 
@@ -163,6 +170,24 @@ METRIC_FNS = {"fid": metric_fid, "kid": metric_kid, "is": metric_is, "swd": metr
               "intra_fid": metric_intra_fid,
               **{name: _manifold_metric(name)
                  for name in ("precision", "recall", "density", "coverage")}}
+
+
+def score(ctx, names):
+  """Metrics `names` (METRIC_FNS keys) of ctx's samples: ({name: result dict}, {name:
+  seconds it took}); each is logged when done (slow ones take minutes)."""
+  results, seconds = {}, {}
+  truncated = "" if ctx.samples.truncation is None else f" (t={ctx.samples.truncation:g})"
+  for name in names:
+    t0 = time.perf_counter()
+    results[name] = METRIC_FNS[name](ctx)
+    seconds[name] = round(time.perf_counter() - t0, 2)
+    logging.info("%s%s: %s (%.1fs)", name, truncated, results[name]["value"], seconds[name])
+  return results, seconds
+
+
+def headline(results) -> dict:
+  """{name: float value} of score()'s results."""
+  return {name: float(result["value"]) for name, result in results.items()}
 
 
 def scalars(results):
@@ -241,11 +266,9 @@ def truncation_curve(ctx, names, values):
   (the untruncated numbers stay in results["metrics"])."""
   rows = []
   for t in values:
-    ctx.truncation = t
-    ctx.refresh()
-    rows.append(dict(truncation=t, **{n: float(METRIC_FNS[n](ctx)["value"]) for n in names}))
+    ctx.refresh(truncation=t)
+    rows.append(dict(truncation=t, **headline(score(ctx, names)[0])))
     logging.info("truncation %g: %s", t, rows[-1])
-  ctx.truncation = None
   ctx.refresh()
   return rows
 
@@ -278,19 +301,14 @@ def evaluate(options: Options) -> dict:
   run = inference.load_run(options.workdir, options.checkpoint, use_ema=options.use_ema,
                            saved_model=options.saved_model)
   if run.discriminator is None and "svm" in names:
-    raise UserError("--saved_model: the svm metric reads D's features; an export holds G only")
-  ctx = Context(run, options)
+    raise UserError("the svm metric reads D's features; an export holds G only", "saved_model")
+  ctx = Context(run, Settings.from_options(options))
   results = dict(workdir=os.path.abspath(options.workdir), checkpoint=run.checkpoint,
                  saved_model=os.path.abspath(options.saved_model) if options.saved_model else "",
                  step=run.step, dataset=run.config.dataset, split=ctx.config.split,
                  variant=run.config.variant, num_samples=options.num_samples, seed=options.seed,
-                 generator="ema" if run.ema else "trained", metrics={}, seconds={})
-  for name in names:
-    t0 = time.perf_counter()
-    results["metrics"][name] = METRIC_FNS[name](ctx)
-    results["seconds"][name] = round(time.perf_counter() - t0, 2)
-    logging.info("%s: %s (%.1fs)", name, results["metrics"][name]["value"],
-                 results["seconds"][name])
+                 generator="ema" if run.ema else "trained")
+  results["metrics"], results["seconds"] = score(ctx, names)
   results["protocol"] = ctx.protocol()
   curve = truncation_curve(ctx, names, truncations(options))
   if curve:

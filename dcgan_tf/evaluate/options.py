@@ -4,7 +4,7 @@ bad flag answer before TensorFlow loads."""
 import dataclasses
 
 from dcgan_tf.config import option, parse_truncations, saved_model_option, use_ema_option
-from dcgan_tf.errors import UserError
+from dcgan_tf.errors import check
 
 METRICS = ("fid", "kid", "is", "swd", "svm", "realfake", "class_accuracy", "precision",
            "recall", "density", "coverage", "memorization", "intra_fid")
@@ -64,34 +64,29 @@ def parse_metrics(text):
   """--metrics as metric names, aliases expanded, each once in the order given."""
   names = [m.strip() for m in text.split(",") if m.strip()]
   bad = [m for m in names if m not in METRICS and m not in ALIASES]
-  if bad or not names:
-    raise UserError(f"--metrics: unknown {', '.join(bad) or '(none given)'}; valid: "
-                     f"{', '.join(METRICS + tuple(ALIASES))}")
+  check(names and not bad, "metrics", f"unknown {', '.join(bad) or '(none given)'}; valid: "
+        f"{', '.join(METRICS + tuple(ALIASES))}")
   expanded = [m for name in names for m in ALIASES.get(name, (name,))]
   return list(dict.fromkeys(expanded))
 
 
 def truncations(options: Options) -> list:
-  """--truncation as floats > 0 ([] when empty); UserError naming the flag otherwise."""
+  """--truncation as floats > 0 ([] when empty); UserError naming the field otherwise."""
   values = parse_truncations(options.truncation)
-  if values and options.fake_split:
-    raise UserError("--truncation: scores G's samples; --fake_split replaces them")
+  check(not (values and options.fake_split), "truncation",
+        "scores G's samples; --fake_split replaces them")
   return values
 
 
 def validate(options: Options):
   parse_metrics(options.metrics)
   truncations(options)
-  if options.feature_extractor not in FEATURE_EXTRACTORS:
-    raise UserError(f"--feature_extractor: got {options.feature_extractor!r}; valid: "
-                     f"{', '.join(FEATURE_EXTRACTORS)}")
-  if options.svm_features not in SVM_FEATURES:
-    raise UserError(f"--svm_features: got {options.svm_features!r}; valid: "
-                     f"{', '.join(SVM_FEATURES)}")
+  for name, choices in (("feature_extractor", FEATURE_EXTRACTORS),
+                        ("svm_features", SVM_FEATURES)):
+    value = getattr(options, name)
+    check(value in choices, name, f"got {value!r}; valid: {', '.join(choices)}")
   for name, low in (("num_samples", 2), ("svm_train_examples", 10), ("svm_test_examples", 10),
                     ("classifier_examples", 100), ("classifier_epochs", 1),
                     ("realfake_epochs", 1), ("batch_size", 1)):
-    if getattr(options, name) < low:
-      raise UserError(f"--{name}: must be >= {low}, got {getattr(options, name)}")
-  if not options.svm_c > 0:
-    raise UserError(f"--svm_c: must be > 0, got {options.svm_c}")
+    check(getattr(options, name) >= low, name, f"must be >= {low}, got {getattr(options, name)}")
+  check(options.svm_c > 0, "svm_c", f"must be > 0, got {options.svm_c}")

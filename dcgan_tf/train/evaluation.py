@@ -1,10 +1,12 @@
 """Evaluation during training (`--eval_every=N`): a fixed, cheap metric set every N steps,
 logged to TensorBoard, with the best checkpoint kept apart from the rolling ones.
 
-Every evaluation uses the same protocol as `python -m dcgan_tf.evaluate --seed=0
---num_samples=--eval_samples` (evaluate/context.py: the same noise, labels and real images),
-so a number logged here is reproduced by evaluate on the same checkpoint. The generator
-evaluated is the one the run samples from (the EMA G when --ema_decay > 0).
+make_context builds an evaluate/context.py Context over the live generator with the
+Settings of `python -m dcgan_tf.evaluate --seed=0 --num_samples=--eval_samples
+--feature_extractor=classifier` (the same noise, labels, real images and classifier), and
+PeriodicEval scores it with evaluator.score, as evaluate does: a number logged here is
+reproduced by evaluate on the same checkpoint. The generator evaluated is the one the run
+samples from (the EMA G when --ema_decay > 0).
 
   --eval_metrics  auto: fid,kid on the features of the dataset's cached classifier (the one
                   `evaluate --feature_extractor=classifier` trains) when it exists, else swd
@@ -31,8 +33,7 @@ from dcgan_tf import models
 from dcgan_tf import config as config_lib
 from dcgan_tf.config import Config
 from dcgan_tf.evaluate import evaluator
-from dcgan_tf.evaluate import options as eval_options
-from dcgan_tf.evaluate.context import Context
+from dcgan_tf.evaluate.context import Context, Settings
 from dcgan_tf.errors import UserError
 from dcgan_tf.train.callbacks import Action, crossed
 from dcgan_tf.workdir import Workdir
@@ -45,13 +46,14 @@ FEATURE_METRICS = CLASSIFIER_METRICS + ("precision", "recall", "density", "cover
 def make_context(config: Config, workdir: Workdir, generator, num_classes: int) -> Context:
   """An evaluation Context over the live `generator`, through its float32 copy when it
   trains in another precision (PeriodicEval syncs it and refresh()es before each use)."""
-  options = eval_options.Options(workdir=workdir.path, metrics="swd",
-                              num_samples=config.eval_samples, seed=EVAL_SEED,
-                              feature_extractor="classifier")
   evaluated = models.float32_generator(generator, config, num_classes)
-  run = inference.Run(workdir, config, evaluated, None, num_classes, 0, "",
+  run = inference.Run(workdir=workdir, config=config, generator=evaluated, discriminator=None,
+                      num_classes=num_classes, step=0, checkpoint="",
                       ema=config.ema_decay > 0)  # the run samples from its EMA G then
-  return Context(run, options)
+  # evaluate's defaults for the rest: its cached classifier is the one auto looks for.
+  settings = Settings(num_samples=config.eval_samples, seed=EVAL_SEED,
+                      feature_extractor="classifier")
+  return Context(run, settings)
 
 
 def resolve_metrics(config: Config, context: Context):
@@ -82,8 +84,9 @@ class PeriodicEval(Action):
     context = make_context(config, run.out, run.sample_generator, run.num_classes)
     metrics = resolve_metrics(config, context)
     if config.eval_best and config.eval_best not in metrics:
-      raise UserError(f"--eval_best: {config.eval_best} is not among the metrics evaluated "
-                      f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})")
+      raise UserError(f"{config.eval_best} is not among the metrics evaluated "
+                      f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})",
+                      "eval_best")
     logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
                  config.eval_every, config.eval_samples)
     best = checkpoints.BestCheckpoint(run.checkpoints.checkpoint, run.out)
@@ -98,8 +101,7 @@ class PeriodicEval(Action):
     if self.context.run.generator is not self.generator:  # the float32 copy: sync it
       models.copy_weights(self.generator, self.context.run.generator)
     self.context.refresh()
-    values = {name: float(evaluator.METRIC_FNS[name](self.context)["value"])
-              for name in self.metrics}
+    values = evaluator.headline(evaluator.score(self.context, self.metrics)[0])
     seconds = time.perf_counter() - t0
     with self.writer.as_default(step=step):
       for name, value in values.items():
@@ -116,7 +118,7 @@ class PeriodicEval(Action):
                  f"  (best {self.best_metric} so far)" if better else "")
     if better:
       record = dict(metric=self.best_metric, value=value, metrics=values,
-                    num_samples=self.context.options.num_samples, seed=EVAL_SEED,
+                    num_samples=self.context.settings.num_samples, seed=EVAL_SEED,
                     protocol=self.context.protocol())
       if set(values) & set(FEATURE_METRICS):
         record["feature_extractor"] = self.context.extractor.name

@@ -72,11 +72,11 @@ class KerasInception:
     import keras
     if weights == "imagenet":
       if not os.path.isfile(keras_cache_path()):
-        raise UserError(f"--inception_weights: InceptionV3 ImageNet weights not found at "
-                        f"{keras_cache_path()}. {HOW_TO_GET_WEIGHTS}")
+        raise UserError(f"InceptionV3 ImageNet weights not found at {keras_cache_path()}. "
+                        f"{HOW_TO_GET_WEIGHTS}", "inception_weights")
       weights = keras_cache_path()  # a path: Keras loads it and never tries to download
     elif weights is not None and not os.path.isfile(weights):
-      raise UserError(f"--inception_weights: no file {weights!r}. {HOW_TO_GET_WEIGHTS}")
+      raise UserError(f"no file {weights!r}. {HOW_TO_GET_WEIGHTS}", "inception_weights")
     model = keras.applications.InceptionV3(weights=weights, classifier_activation=None)
     self.model = keras.Model(model.input, [model.get_layer("avg_pool").output, model.output])
     self.name = ("inception_v3_keras_imagenet" if weights else "inception_v3_random_init"
@@ -112,13 +112,13 @@ class GraphDefInception:
 
   def __init__(self, path, batch_size=32):
     if not os.path.isfile(path):
-      raise UserError(f"--inception_weights: no file {path!r}. {HOW_TO_GET_WEIGHTS}")
+      raise UserError(f"no file {path!r}. {HOW_TO_GET_WEIGHTS}", "inception_weights")
     graph_def = tf.compat.v1.GraphDef()
     with open(path, "rb") as f:
       try:
         graph_def.ParseFromString(f.read())
       except Exception as e:  # protobuf DecodeError
-        raise UserError(f"--inception_weights: {path} is not a GraphDef .pb ({e})") from None
+        raise UserError(f"{path} is not a GraphDef .pb ({e})", "inception_weights") from None
 
     def imported(images):
       return tf.compat.v1.import_graph_def(graph_def, input_map={self.INPUT: images},
@@ -129,8 +129,9 @@ class GraphDefInception:
       self._fn = tf.compat.v1.wrap_function(
           imported, [tf.TensorSpec([None, None, None, 3], tf.float32)])
     except (ValueError, KeyError) as e:
-      raise UserError(f"--inception_weights: {path} lacks the tensors {self.INPUT}, {self.POOL}, "
-                      f"{self.WEIGHTS}, {self.BIASES} of classify_image_graph_def.pb ({e})") from None
+      raise UserError(f"{path} lacks the tensors {self.INPUT}, {self.POOL}, {self.WEIGHTS}, "
+                      f"{self.BIASES} of classify_image_graph_def.pb ({e})",
+                      "inception_weights") from None
     self.name = "inception_2015_graphdef_pool3 (standard TF FID)"
     self.batch_size = batch_size
     self.input_resize = "bilinear to 299x299 (inside the graph)"

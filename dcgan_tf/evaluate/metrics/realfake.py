@@ -16,8 +16,8 @@ def real_vs_fake(real, fake, epochs=3, test_fraction=0.5, seed=0):
   """real, fake: float32 [N, S, S, C] in [-1, 1]. Returns dict(accuracy, train, test)."""
   n = min(len(real), len(fake))
   if n < 4:
-    raise UserError(f"--num_samples: real-vs-fake needs at least 4 images per set, got "
-                    f"{len(real)} and {len(fake)}")
+    raise UserError(f"real-vs-fake needs at least 4 images per set, got {len(real)} and "
+                    f"{len(fake)}", "num_samples")
   images = np.concatenate([np.asarray(real[:n], np.float32), np.asarray(fake[:n], np.float32)])
   labels = np.concatenate([np.ones(n, np.int32), np.zeros(n, np.int32)])
   order = np.random.default_rng(seed).permutation(2 * n)

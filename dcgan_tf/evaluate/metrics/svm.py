@@ -44,7 +44,7 @@ def d_features(discriminator, images, layers="all", batch_size=256, label=0):
   features cannot leak the true class into the test.
   """
   if layers not in SVM_FEATURES:
-    raise UserError(f"--svm_features: got {layers!r}; valid: {', '.join(SVM_FEATURES)}")
+    raise UserError(f"got {layers!r}; valid: {', '.join(SVM_FEATURES)}", "svm_features")
   out = []
   for start in range(0, len(images), batch_size):
     batch = np.asarray(images[start:start + batch_size], np.float32)
