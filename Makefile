@@ -21,7 +21,7 @@ train: install
 	$(PYTHON) -m dcgan_tf.train --dataset=digits
 
 test: install
-	$(PYTHON) -m pytest -q -n 2 tests
+	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests
 
 bench: install
 	$(PYTHON) -m dcgan_tf.bench

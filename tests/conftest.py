@@ -25,7 +25,12 @@ def tiny(**overrides) -> Config:
               latent_dim=16, batch_size=16, train_steps=2, log_every=1, sample_every=1000,
               checkpoint_every=1000, num_grid_samples=4, shuffle_buffer=64, export=False,
               precision="float32", strategy="default",
-              jit_compile="off")  # XLA's compile (~5 s) would dominate a 2-step test
+              jit_compile="off",  # XLA's compile (~5 s) would dominate a 2-step test
+              # Keras' own stride-2 convolutions: the GPU default (what most users run), the
+              # same on every machine, and ~40% less to build and trace than the CPU default
+              # (models/subpixel.py), which has its own tests: layer by layer against Keras
+              # (test_bench) and a run trained with it resumed with Keras' (test_resume).
+              conv_impl="keras")
   base.update(overrides)
   return Config(**base)
 
@@ -60,6 +65,32 @@ class TrainState:
   def restore(self):
     for variable, value in self.values:
       variable.assign(value)
+
+
+# The digits classifier of the tests that need features worth trusting (held-out accuracy
+# above 0.8): all 1,797 digits, 12 epochs. Those tests share one cache folder and one
+# xdist group (`--dist loadgroup` in `make test`), so it is trained once per run of the suite.
+TRUSTED_CLASSIFIER = dict(classifier_examples=1797, classifier_epochs=12)
+CLASSIFIER_GROUP = pytest.mark.xdist_group("digits_classifier")
+
+
+@pytest.fixture(scope="session")
+def classifier_cache(tmp_path_factory):
+  """evaluate's cache_dir for TRUSTED_CLASSIFIER (and the real features of those tests)."""
+  return str(tmp_path_factory.mktemp("classifier_cache"))
+
+
+def trusted_classifier(cache):
+  """(Keras classifier, info) of TRUSTED_CLASSIFIER on tiny()'s digits, as evaluate's
+  Context trains (and caches) it: evaluate/classifier.py on 90% of the digits, the other
+  10% scoring info["held_out_accuracy"]."""
+  from dcgan_tf import inference
+  from dcgan_tf.evaluate.context import Context, Settings
+  run = inference.Run(workdir=None, config=tiny(), generator=None, discriminator=None,
+                      num_classes=0, step=0, checkpoint="")
+  settings = Settings(num_samples=2, seed=0, feature_extractor="classifier", cache_dir=cache,
+                      **TRUSTED_CLASSIFIER)
+  return Context(run, settings).classifier
 
 
 def tiny_flags(**overrides):

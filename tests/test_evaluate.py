@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_module, tiny
+from conftest import CLASSIFIER_GROUP, TRUSTED_CLASSIFIER, run_module, tiny
 from dcgan_tf.errors import UserError
 from dcgan_tf.evaluate import options as eval_options
 
@@ -159,8 +159,9 @@ def test_conditional_generator_is_evaluated_with_uniform_labels(tmp_path, option
 
 
 @pytest.mark.heavy
+@CLASSIFIER_GROUP
 def test_intra_class_fid_tells_a_generator_that_ignores_its_labels(tmp_path, options,
-                                                                  monkeypatch):
+                                                                  monkeypatch, classifier_cache):
   """Known answers: a "generator" returning real digits of the asked class, and one returning
   digits of the next class (class-wise wrong, the same marginal distribution)."""
   from dcgan_tf import inference
@@ -176,9 +177,8 @@ def test_intra_class_fid_tells_a_generator_that_ignores_its_labels(tmp_path, opt
                      for c in asked])
     monkeypatch.setattr(context.Samples, "images", property(lambda self, fake=fake: fake))
     results[name] = evaluator.evaluate(options(
-        tmp_path / "cache", workdir=workdir, metrics="intra_fid,fid", num_samples=n,
-        feature_extractor="classifier", classifier_examples=1797, classifier_epochs=6)
-    )["metrics"]
+        classifier_cache, workdir=workdir, metrics="intra_fid,fid", num_samples=n,
+        feature_extractor="classifier", **TRUSTED_CLASSIFIER))["metrics"]
   right, wrong = results["right"], results["next class"]
   # Both have the data's marginal: the overall FID cannot tell them apart (measured 0.17
   # and 0.19, under 1% of the shifted one's intra-class FID, 38.2).
@@ -192,7 +192,8 @@ def test_intra_class_fid_tells_a_generator_that_ignores_its_labels(tmp_path, opt
 
 
 @pytest.mark.heavy
-def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp_path,
+@CLASSIFIER_GROUP
+def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, classifier_cache,
                                                            monkeypatch):
   """Known answers through evaluate(): a "generator" that returns held-out real digits, and
   one that repeats a single real image (total mode collapse)."""
@@ -208,10 +209,9 @@ def test_metrics_score_a_perfect_and_a_collapsed_generator(workdir, options, tmp
   for name, fake in (("perfect", held_out), ("collapsed", np.repeat(held_out[:1], n, 0))):
     monkeypatch.setattr(context.Samples, "images", property(lambda self, fake=fake: fake))
     results[name] = evaluator.evaluate(options(
-        tmp_path, workdir=workdir, metrics="fid,kid,is,swd,realfake,prdc,memorization",
-        num_samples=n,
-        feature_extractor="classifier", classifier_examples=1797, classifier_epochs=12,
-        realfake_epochs=3))["metrics"]
+        classifier_cache, workdir=workdir, metrics="fid,kid,is,swd,realfake,prdc,memorization",
+        num_samples=n, feature_extractor="classifier", realfake_epochs=3,
+        **TRUSTED_CLASSIFIER))["metrics"]
   perfect, collapsed = results["perfect"], results["collapsed"]
   assert perfect["is"]["classifier_held_out_accuracy"] > 0.8  # features worth trusting
   assert perfect["fid"]["value"] < 0.05 * collapsed["fid"]["value"]

@@ -197,16 +197,24 @@ def test_one_device_strategy_prefetches_input_and_trains_as_the_default(tmp_path
       one, lambda ctx: data.make_dataset(tiny(), input_context=ctx, uint8=True), 16)
   assert isinstance(dataset, tf.distribute.DistributedDataset)  # not host tensors
   assert next(iter(dataset))[0].dtype == tf.uint8  # scaled in the step, not before
-  weights = {}
+  from dcgan_tf.train import build
+  weights, gans, build_gan = {}, [], build.build_gan
+  monkeypatch.setattr(build, "build_gan", lambda *a: gans.append(build_gan(*a)) or gans[-1])
   # TensorFlow's default strategy for the first run, whatever get_strategy picks here.
-  # XLA on for both (what a GPU's one-device run compiles: resolve_jit_compile above).
+  # XLA on for both (what a GPU's one-device run compiles: resolve_jit_compile above). The
+  # default strategy's run is also the float32 case of test_precision's XLA test.
   for name, strategy in (("default", tf.distribute.get_strategy()), ("one", one)):
     monkeypatch.setattr(distribute, "get_strategy", lambda _, s=strategy: s)
     with tf.device("/CPU:0"):  # the default strategy's run on the CPU too, on a GPU machine
       loop.train(tiny(train_steps=2, jit_compile="on"), str(tmp_path / name))
+    assert gans[-1][0].jit_compile is True  # the step was compiled by XLA, not run as a graph
     run = inference.load_run(str(tmp_path / name))
     weights[name] = [v.numpy() for v in run.generator.variables + run.discriminator.variables]
   assert all(np.array_equal(a, b) for a, b in zip(weights["default"], weights["one"]))
+  initial = inference.load_run(str(tmp_path / "one"), checkpoint="0")
+  assert all(np.all(np.isfinite(w)) for w in weights["one"])
+  assert not all(np.array_equal(a, v.numpy()) for a, v in zip(
+      weights["one"], initial.generator.variables + initial.discriminator.variables))
 
 
 def test_has_gpu_answers_from_the_logical_devices(monkeypatch):

@@ -17,7 +17,11 @@ DUMP_RESTORED = """
 import sys, numpy as np
 from dcgan_tf.train import setup
 from dcgan_tf.workdir import Workdir
-run = setup.setup(Workdir(sys.argv[1]).load_config(), sys.argv[1])  # what a resume builds
+config = Workdir(sys.argv[1]).load_config().replace(conv_impl="keras")
+run = setup.setup(config, sys.argv[1])  # what a resume builds
+kinds = {type(l).__module__ for m in (run.gan.generator, run.gan.discriminator)
+         for l in m._flatten_layers()}
+assert "dcgan_tf.models.subpixel" not in kinds, kinds  # Keras' convolutions this time
 values = [v.numpy() for v in run.checkpoints.variables] + [run.gan.step.numpy()]
 np.savez(sys.argv[2], *values)
 print(run.restored)
@@ -59,10 +63,14 @@ def test_checkpoint_names_every_layer_of_g_and_d(tmp_path):
 
 
 def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
-  """Weights, batch-norm statistics, both optimizers' slots, step and fixed noise."""
+  """Weights, batch-norm statistics, both optimizers' slots, step and fixed noise. Trained
+  with the CPU's stride-2 convolutions (models/subpixel.py), restored into Keras' (a run
+  resumed on a GPU machine): the two name and shape every variable alike."""
   from dcgan_tf import checkpoints
   workdir = str(tmp_path / "run")
-  gan, noise, path = _trained(tiny(), workdir, 3)
+  gan, noise, path = _trained(tiny(conv_impl="subpixel"), workdir, 3)
+  assert any(type(l).__module__ == "dcgan_tf.models.subpixel"
+             for l in gan.discriminator._flatten_layers())
   saved = [v.numpy() for v in checkpoints.saved_variables(gan, noise)] + [gan.step.numpy()]
   # The values must be worth comparing: trained, not initial.
   moving_means = [v.numpy() for v in gan.generator.variables if v.path.endswith("moving_mean")]

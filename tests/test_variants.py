@@ -231,8 +231,10 @@ def test_num_classes_must_match_a_labelled_dataset():
 
 # ------------------------------------------------------------------ through the CLI
 
+# dcgan, the default every other test trains, goes through the same path in test_resume
+# (resume), test_layout (a whole CLI-like run that exports) and test_export / test_sample.
 @pytest.mark.heavy
-@pytest.mark.parametrize("variant", ["gan", "dcgan", "cdcgan", "sngan"])
+@pytest.mark.parametrize("variant", ["gan", "cdcgan", "sngan"])
 def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp_path):
   """Two steps with checkpoints (in-process, the library the CLI calls), then
   `python -m dcgan_tf.train --variant=V` resumes to 3 and exports; the export serves and
