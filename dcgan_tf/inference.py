@@ -53,7 +53,7 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
     return load_export(workdir, saved_model)
   wd = Workdir(workdir)
   config = wd.load_config()
-  num_classes = models.conditional_classes(config)
+  num_classes = config.num_classes
   path = checkpoints.find(wd, checkpoint)
   ema = use_ema and config.ema_decay > 0
   with devices.dtype_policy("float32"):  # inference is float32 whatever the run trained in
@@ -99,7 +99,7 @@ def load_export(workdir: str, saved_model: str) -> Run:
   from dcgan_tf.export import metadata  # the export's reader; no TensorFlow work at import
   wd = Workdir(workdir)
   config = wd.load_config()
-  num_classes = models.conditional_classes(config)
+  num_classes = config.num_classes
   try:
     info = metadata.read(saved_model)
   except UserError as e:
