@@ -85,19 +85,19 @@ def list_checkpoints(workdir: Workdir) -> List[str]:
 def find(workdir: Workdir, which: str = "") -> str:
   """'' -> the newest checkpoint; 'N' -> ckpt-N; anything else: a checkpoint path prefix.
 
-  Raises UserError naming --workdir (no checkpoint yet) or --checkpoint (no such
-  checkpoint, with the available ones).
+  Raises UserError naming the workdir field (no checkpoint yet) or the checkpoint field (no
+  such checkpoint, with the available ones).
   """
   available = list_checkpoints(workdir)
   if not which:
     if not available:
-      raise UserError(f"--workdir: no checkpoint in {workdir.checkpoint_dir}; train first")
+      raise UserError(f"no checkpoint in {workdir.checkpoint_dir}; train first", "workdir")
     return available[0]
   path = workdir.checkpoint_prefix(int(which)) if re.fullmatch(r"\d+", which) else which
   if not os.path.isfile(path + ".index"):
     names = ", ".join(os.path.basename(p) for p in available) or "none"
-    raise UserError(f"--checkpoint: no checkpoint {path!r}; available in "
-                    f"{workdir.checkpoint_dir}: {names} (give a step number or a path)")
+    raise UserError(f"no checkpoint {path!r}; available in {workdir.checkpoint_dir}: {names} "
+                    "(give a step number or a path)", "checkpoint")
   return path
 
 
@@ -164,8 +164,8 @@ def _restore(checkpoint, path):
       raise
     raise UnreadableCheckpoint(error_text(e)) from e
   except (AssertionError, ValueError) as e:  # missing variables, or a shape that differs
-    raise UserError(f"--checkpoint: {path} does not hold these networks (another --variant, "
-                    f"--image_size or width?): {error_text(e)}") from None
+    raise UserError(f"{path} does not hold these networks (another variant, image_size or "
+                    f"width?): {error_text(e)}", "checkpoint") from None
   return status
 
 
@@ -174,7 +174,7 @@ def restore_latest(checkpoint, workdir: Workdir):
   warning. Returns the path restored, or None when the workdir has no checkpoint.
 
   Raises UserError when checkpoints exist but none can be restored: starting afresh
-  would overwrite them, so the user decides (another --workdir, or --overwrite).
+  would overwrite them, so the user decides (another workdir, or overwrite).
   """
   candidates = list_checkpoints(workdir)
   errors = []
@@ -182,7 +182,7 @@ def restore_latest(checkpoint, workdir: Workdir):
     try:
       _restore(checkpoint, path)
     except UserError as e:  # damaged files (UnreadableCheckpoint), or other networks
-      errors.append(f"{os.path.basename(path)}: {e}")
+      errors.append(f"{os.path.basename(path)}: {e.message}")
       logging.warning("Checkpoint %s is unreadable (%s)%s", path, errors[-1],
                       "; falling back to the previous one" if i + 1 < len(candidates) else "")
       continue
@@ -190,9 +190,9 @@ def restore_latest(checkpoint, workdir: Workdir):
       logging.warning("Resuming from %s instead of the newest checkpoint %s", path, candidates[0])
     return path
   if candidates:
-    raise UserError(f"--workdir: no readable checkpoint in {workdir.checkpoint_dir} (tried "
+    raise UserError(f"no readable checkpoint in {workdir.checkpoint_dir} (tried "
                     f"{'; '.join(errors)}); move that folder away to keep it, or rerun with "
-                    "--overwrite to start afresh")
+                    "--overwrite to start afresh", "workdir")
   return None
 
 
@@ -227,8 +227,8 @@ def restore_networks(path, **networks) -> int:
   try:
     status = _restore(tf.train.Checkpoint(step=step, **networks), path)
   except UnreadableCheckpoint as e:
-    raise UserError(f"--checkpoint: {path} is unreadable ({e}); pick another with "
-                    "--checkpoint=STEP") from None
+    raise UserError(f"{path} is unreadable ({e.message}); pick another checkpoint=STEP",
+                    "checkpoint") from None
   status.expect_partial()
   return int(step.numpy())
 

@@ -6,7 +6,8 @@ code receives a Config or an options dataclass and never reads flags.
   define_flags(Options)      one flag per field: type from the annotation, help text from
                              the field's metadata["help"], required if metadata["required"]
   read_flags(Options)        the parsed flags as an Options instance
-  read_options(Options, validate, verbosity)   the same, validated, log verbosity set
+  read_options(Options, validate, verbosity)   the same, validated, log verbosity set: the
+                             first line of every entry point's main
   define_config_flags()      --config plus one flag per Config field (None = not overridden)
   run(main)                  app.run that prints a UserError (or an environment error such
                              as a full disk) as one `error: ...` line, exit code 1
@@ -34,9 +35,10 @@ TF_ENVIRONMENT_ERRORS = ("PermissionDeniedError", "ResourceExhaustedError", "Not
                          "UnavailableError")
 
 # OS errors a user's machine or path causes (full disk, no permission, read-only
-# filesystem, a path that does not exist, disk quota); any other OSError keeps its traceback.
+# filesystem, a path that does not exist, disk quota, a stale NFS handle on a shared
+# workdir or dataset); any other OSError keeps its traceback.
 USER_OS_ERRORS = (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT,
-                  errno.ENOTDIR, errno.EISDIR, errno.EDQUOT)
+                  errno.ENOTDIR, errno.EISDIR, errno.EDQUOT, errno.ESTALE)
 
 _DEFINE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string}
@@ -79,12 +81,14 @@ def read_flags(cls):
   return cls(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(cls)})
 
 
-def read_options(cls, validate, verbosity=logging.INFO):
+def read_options(cls, validate=None, verbosity=logging.INFO):
   """An entry point's start: absl's log verbosity, the parsed flags of dataclass `cls`,
-  checked by validate(options) (UserError naming the flag) before TensorFlow loads."""
+  checked by validate(options) when given (UserError naming the field, so the flag) before
+  TensorFlow loads."""
   logging.set_verbosity(verbosity)
   options = read_flags(cls)
-  validate(options)
+  if validate is not None:
+    validate(options)
   return options
 
 

@@ -10,6 +10,7 @@ can be resumed or reproduced from its workdir alone.
 
 import dataclasses
 import importlib.util
+import json
 import math
 import os
 from typing import Any, Dict, Optional
@@ -46,7 +47,7 @@ IDENTITY_FIELDS = ("dataset", "variant", "image_size", "channels", "latent_dim",
                    "maxout_pieces", "ema_decay")
 # Identity fields that shape only one variant's networks: compared only for that variant.
 VARIANT_ONLY_FIELDS = {"mlp_units": "gan", "maxout_pieces": "gan", "embedding_dim": "cdcgan",
-                       "gen_filters": "!gan", "disc_filters": "!gan"}
+                       "num_classes": "cdcgan", "gen_filters": "!gan", "disc_filters": "!gan"}
 
 
 def option(default, help_text, **metadata):
@@ -95,7 +96,8 @@ class Config:
   latent_dim: int = option(100, "Size of the noise vector z (>= 1).")
   gen_filters: int = option(64, "Generator width: channels of its last hidden layer (>= 1).")
   disc_filters: int = option(64, "Discriminator width: channels of its first layer (>= 1).")
-  num_classes: int = option(0, "Classes for the conditional variant; 0 = from the dataset.")
+  num_classes: int = option(0, "Classes for the conditional variant; 0 = from the dataset "
+                            "(config.json records the count trained with).")
   embedding_dim: int = option(50, "Label embedding size of the conditional variant (>= 1).")
   recon_weight: float = option(0.0, "cdcgan: weight of the L1 term |x - G(z, y)| in G's loss (>= 0).")
   mlp_units: int = option(1200, "gan variant: units of each hidden layer of G, and linear units "
@@ -167,6 +169,10 @@ class Config:
   def to_dict(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
 
+  def to_json(self) -> str:
+    """The config as config.json holds it; the training log and TensorBoard show the same."""
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
   @classmethod
   def from_dict(cls, data: Dict[str, Any]) -> "Config":
     """Config from a saved dict; unknown keys (fields since removed) are ignored."""
@@ -176,13 +182,13 @@ class Config:
 
 def parse_truncations(text: str) -> list:
   """--truncation of sample and evaluate: comma-separated t > 0 -> floats ([] when empty);
-  UserError naming the flag for anything else (NaN included)."""
+  UserError naming the field for anything else (NaN included)."""
   try:
     values = [float(t) for t in text.split(",")] if text else []
   except ValueError:
     values = [0.0]
   if not all(t > 0 for t in values):  # NaN > 0 is False too
-    raise UserError(f"--truncation: want comma-separated numbers > 0, got {text!r}")
+    raise UserError(f"want comma-separated numbers > 0, got {text!r}", "truncation")
   return values
 
 
@@ -207,14 +213,14 @@ def load_config_file(name_or_path: str) -> Config:
   if not path.endswith(".py"):
     path = os.path.join(CONFIG_DIR, name_or_path + ".py")
   if not os.path.isfile(path):
-    raise UserError(f"--config: no config file {path!r}; available: "
-                    f"{', '.join(available_configs())}")
+    raise UserError(f"no config file {path!r}; available: {', '.join(available_configs())}",
+                    "config")
   spec = importlib.util.spec_from_file_location(
       "dcgan_tf_config_" + os.path.basename(path)[:-3], path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   if not hasattr(module, "get_config"):
-    raise UserError(f"--config: {path} defines no get_config()")
+    raise UserError(f"{path} defines no get_config()", "config")
   logging.info("Config file: %s", os.path.abspath(path))
   return module.get_config()
 
@@ -242,7 +248,7 @@ def _check_choice(config, name, choices):
 
 
 def validate(config: Config) -> None:
-  """Raises UserError naming the flag and the valid values for any bad field."""
+  """Raises UserError naming the field and the valid values for any bad one."""
   for name, choices in (("variant", VARIANTS), ("image_size", IMAGE_SIZES), ("channels", (1, 3)),
                         ("precision", PRECISIONS), ("g_optimizer", OPTIMIZERS),
                         ("d_optimizer", OPTIMIZERS), ("strategy", STRATEGIES),
@@ -266,7 +272,7 @@ def validate(config: Config) -> None:
         f"must be auto or an integer >= 1, got {config.steps_per_execution!r}")
   _check_choice(config, "loss", LOSSES)
   check(config.label_smoothing == 0 or config.loss != "hinge", "label_smoothing",
-        "hinge has no target to smooth; use --loss=nonsaturating or least_squares")
+        "hinge has no target to smooth; use loss=nonsaturating or least_squares")
   policies, unknown = augment_policies(config.augment)
   check(not unknown, "augment", f"unknown {', '.join(unknown)}; valid: any of "
         f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or empty")
@@ -282,14 +288,14 @@ def validate(config: Config) -> None:
         f"got {config.eval_samples}")
   check(not config.eval_best or config.eval_best in EVAL_BEST_METRICS and (
       metrics == ["auto"] or config.eval_best in metrics), "eval_best",
-        f"got {config.eval_best!r}; valid: one of --eval_metrics ({config.eval_metrics}) "
+        f"got {config.eval_best!r}; valid: one of eval_metrics ({config.eval_metrics}) "
         f"that is lower-is-better ({', '.join(EVAL_BEST_METRICS)})")
   check(config.eval_every or not config.eval_best and config.eval_metrics == "auto",
         "eval_best" if config.eval_best else "eval_metrics",
-        "only used with --eval_every=N (evaluation during training); set it, or leave "
-        "--eval_best and --eval_metrics at their defaults")
+        "only used with eval_every=N (evaluation during training); set it, or leave "
+        "eval_best and eval_metrics at their defaults")
   check(not config.eval_every or config.strategy != "multiworker", "eval_every",
-        "not available with --strategy=multiworker; evaluate its checkpoints with "
+        "not available with strategy=multiworker; evaluate its checkpoints with "
         "python -m dcgan_tf.evaluate")
   check(0 <= config.label_smoothing < 0.5, "label_smoothing",
         f"must be in [0, 0.5), got {config.label_smoothing}")
@@ -298,12 +304,12 @@ def validate(config: Config) -> None:
   check(bool(config.cache), "cache", "empty; valid: memory, none, or a file path prefix")
   # Variant-specific settings that would otherwise be silently ignored or fail late.
   check(config.recon_weight == 0 or config.variant == "cdcgan", "recon_weight",
-        f"only --variant=cdcgan uses it (got {config.recon_weight} with --variant="
-        f"{config.variant}); set --recon_weight=0")
+        f"only variant=cdcgan uses it (got {config.recon_weight} with variant="
+        f"{config.variant}); set recon_weight=0")
   check(config.variant != "gan" or config.mlp_units % config.maxout_pieces == 0, "mlp_units",
-        f"must be a multiple of --maxout_pieces={config.maxout_pieces}, got {config.mlp_units}")
+        f"must be a multiple of maxout_pieces={config.maxout_pieces}, got {config.mlp_units}")
   check(config.train_steps > 0 or config.epochs > 0, "train_steps",
-        "set --train_steps or --epochs to a positive number")
+        "set train_steps or epochs to a positive number")
   check(config.dataset in DATASETS or config.dataset.startswith(DATASET_PREFIXES)
         and len(config.dataset) > 5, "dataset",
         f"unknown dataset {config.dataset!r}; valid: {', '.join(DATASETS)}, tfds:NAME[/CONFIG], "
@@ -312,6 +318,24 @@ def validate(config: Config) -> None:
     path = getattr(config, name)
     check(not path or os.path.isdir(os.path.expanduser(path)), name,
           f"folder {path!r} does not exist (create it first; empty = the default location)")
+
+
+def resolve_classes(config: Config, dataset_classes: int = 0) -> Config:
+  """`config` with num_classes = the label classes its networks take, which builders and
+  exports read: 0 unless conditional; else its own count, the dataset's, or 1 (unlabelled
+  data is one class).
+
+  dataset_classes: classes of the dataset's labels (0 = unlabelled, or no dataset at hand).
+  Raises UserError when num_classes contradicts a labelled dataset: an embedding smaller
+  than the label range fails at the first step, a larger one wastes rows.
+  """
+  if config.variant != "cdcgan":
+    return config.replace(num_classes=0)
+  check(not (config.num_classes and dataset_classes) or config.num_classes == dataset_classes,
+        "num_classes", f"{config.num_classes} does not match the {dataset_classes} classes of "
+        f"dataset={config.dataset}; set num_classes={dataset_classes} or 0 (take it from the "
+        "dataset)")
+  return config.replace(num_classes=config.num_classes or dataset_classes or 1)
 
 
 def identity_conflicts(saved: Config, new: Config):

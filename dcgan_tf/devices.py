@@ -125,7 +125,7 @@ def check_gpu(require: bool) -> None:
   else:
     return
   if require:
-    raise UserError(f"--require_gpu: {message}")
+    raise UserError(message, "require_gpu")
   logging.warning("%s; training on the CPU (--require_gpu makes this an error)", message)
 
 

@@ -32,10 +32,14 @@ class Run:
   config: config_lib.Config
   generator: object
   discriminator: object  # None when load_run(discriminator=False)
-  num_classes: int  # > 0 only for the conditional variant
   step: int  # generator steps of the restored checkpoint
   checkpoint: str  # path prefix of the restored checkpoint
   ema: bool = False  # `generator` holds the EMA weights (train/ema.py)
+
+  @property
+  def num_classes(self) -> int:
+    """Label classes of a conditional run's G (config.resolve_classes); 0 otherwise."""
+    return self.config.num_classes
 
 
 def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
@@ -54,20 +58,18 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
     return load_export(workdir, saved_model)
   wd = Workdir(workdir)
   config = wd.load_config()
-  num_classes = models.conditional_classes(config)
   path = checkpoints.find(wd, checkpoint)
   ema = use_ema and config.ema_decay > 0
   with devices.dtype_policy("float32"):  # inference is float32 whatever the run trained in
     networks = {"ema_generator" if ema else "generator":
-                models.build_generator(config, num_classes)}
+                models.build_generator(config)}
     if discriminator:
-      networks["discriminator"] = models.build_discriminator(config, num_classes)
+      networks["discriminator"] = models.build_discriminator(config)
   step = checkpoints.restore_networks(path, **networks)
   generator = networks.pop("ema_generator" if ema else "generator")
   logging.info("Restored %s (step %d, %s generator)", path, step, "EMA" if ema else "trained")
   return Run(workdir=wd, config=config, generator=generator,
-             discriminator=networks.get("discriminator"), num_classes=num_classes, step=step,
-             checkpoint=path, ema=ema)
+             discriminator=networks.get("discriminator"), step=step, checkpoint=path, ema=ema)
 
 
 class ExportedGenerator:
@@ -93,7 +95,7 @@ class ExportedGenerator:
 
 
 # Metadata fields that must equal the run's for an export to stand in for its G.
-_MATCHED = ("dataset", "variant", "image_size", "channels", "latent_dim")
+_MATCHED = ("dataset", "variant", "image_size", "channels", "latent_dim", "num_classes")
 
 
 def load_export(workdir: str, saved_model: str) -> Run:
@@ -102,7 +104,6 @@ def load_export(workdir: str, saved_model: str) -> Run:
   from dcgan_tf.export import metadata  # the export's reader; no TensorFlow work at import
   wd = Workdir(workdir)
   config = wd.load_config()
-  num_classes = models.conditional_classes(config)
   try:
     info = metadata.read(saved_model)
   except UserError as e:
@@ -110,17 +111,17 @@ def load_export(workdir: str, saved_model: str) -> Run:
   if info.get("format", "savedmodel") != "savedmodel":
     raise UserError(f"{saved_model} is a {info['format']} export; give a SavedModel folder",
                     "saved_model")
-  expected = dict({k: getattr(config, k) for k in _MATCHED}, num_classes=num_classes)
+  expected = {k: getattr(config, k) for k in _MATCHED}
   wrong = [k for k, v in expected.items() if info.get(k) != v]
   if wrong:
     k = wrong[0]
     raise UserError(f"{saved_model} has {k}={info.get(k)!r}, the run in {workdir} "
                     f"{k}={expected[k]!r}; export this run's generator", "saved_model")
-  generator = ExportedGenerator(saved_model, num_classes, info["max_batch"])
+  generator = ExportedGenerator(saved_model, config.num_classes, info["max_batch"])
   logging.info("Loaded the export %s (step %d, %s generator)", saved_model, info["step"],
                info["generator"])
   return Run(workdir=wd, config=config, generator=generator, discriminator=None,
-             num_classes=num_classes, step=info["step"], checkpoint=os.path.abspath(saved_model),
+             step=info["step"], checkpoint=os.path.abspath(saved_model),
              ema=info["generator"] == "ema")
 
 

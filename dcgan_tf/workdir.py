@@ -58,7 +58,7 @@ class Workdir:
 
   def __init__(self, path: str):
     if not path:
-      raise UserError("--workdir: empty; give a folder for checkpoints and samples")
+      raise UserError("empty; give a folder for checkpoints and samples", "workdir")
     self.path = path
 
   def __str__(self):
@@ -84,30 +84,36 @@ class Workdir:
   # ------------------------------------------------------------------ config
 
   def saved_config(self) -> Optional[config_lib.Config]:
-    """The run's config.json, or None when there is none yet."""
+    """The run's config.json, or None when there is none yet.
+
+    Its class count is resolved (config.resolve_classes): training saves the count it
+    trains with, and a config.json holding 0 for the conditional variant (written by an
+    older version) reads as that version's readers built it: one class.
+    """
     if not os.path.isfile(self.config_path):
       return None
     try:
       with open(self.config_path) as f:
-        return config_lib.Config.from_dict(json.load(f))
+        config = config_lib.Config.from_dict(json.load(f))
     except (ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
-      raise UserError(f"--workdir: {self.config_path} is unreadable ({e}); fix or delete it, or "
-                      "use --overwrite to start afresh") from None
+      raise UserError(f"{self.config_path} is unreadable ({e}); fix or delete it, or use "
+                      "--overwrite to start afresh", "workdir") from None
+    return config_lib.resolve_classes(config)
 
   def load_config(self) -> config_lib.Config:
     """config.json of a trained run (for evaluate, sample and export)."""
     config = self.saved_config()
     if config is None:
-      raise UserError(f"--workdir: {self.config_path} not found; is {self.path!r} a training "
-                      "workdir?")
+      raise UserError(f"{self.config_path} not found; is {self.path!r} a training workdir?",
+                      "workdir")
     return config
 
   def _refuse_conflict(self, saved, config):
     conflicts = config_lib.identity_conflicts(saved, config)
     if conflicts:
       name, old, new = conflicts[0]
-      raise UserError(f"--{name}: {self.path} was trained with {name}={old!r}, not {new!r}; "
-                      f"use another --workdir (or --overwrite to start afresh)")
+      raise UserError(f"{self.path} was trained with {name}={old!r}, not {new!r}; use another "
+                      "workdir (or --overwrite to start afresh)", name)
 
   def start(self, config: config_lib.Config, overwrite: bool = False) -> None:
     """Before any data is read: refuses a workdir trained with other identity fields
@@ -118,7 +124,7 @@ class Workdir:
     checks it again once it is known.
     """
     if os.path.exists(self.path) and not os.path.isdir(self.path):
-      raise UserError(f"--workdir: {self.path!r} is a file, not a folder")
+      raise UserError(f"{self.path!r} is a file, not a folder", "workdir")
     if overwrite and os.path.isdir(self.path) and os.listdir(self.path):
       logging.warning("--overwrite: moved the previous run in %s to %s", self.path,
                       self.move_aside())
@@ -135,14 +141,14 @@ class Workdir:
     try:
       os.makedirs(self.path, exist_ok=True)
     except OSError as e:
-      raise UserError(f"--workdir: cannot create {self.path!r}: {e.strerror}") from None
+      raise UserError(f"cannot create {self.path!r}: {e.strerror}", "workdir") from None
     saved = self.saved_config()
     if saved is not None:
       self._refuse_conflict(saved, config)
     try:
-      atomic.write_text(self.config_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+      atomic.write_text(self.config_path, config.to_json())
     except OSError as e:
-      raise UserError(f"--workdir: cannot write {self.config_path}: {e.strerror}") from None
+      raise UserError(f"cannot write {self.config_path}: {e.strerror}", "workdir") from None
 
   def move_aside(self) -> str:
     """Renames the workdir to WORKDIR.old-YYYYmmdd-HHMMSS[-N]; returns the new path."""
@@ -154,8 +160,8 @@ class Workdir:
     try:
       os.rename(self.path, target)
     except OSError as e:
-      raise UserError(f"--overwrite: cannot move {self.path!r} aside to {target!r}: "
-                      f"{e.strerror}; move or delete it yourself") from None
+      raise UserError(f"cannot move {self.path!r} aside to {target!r}: {e.strerror}; move or "
+                      "delete it yourself", "overwrite") from None
     return target
 
   # ------------------------------------------------- paths of numbered files
@@ -190,5 +196,5 @@ def check_writable(directory: str) -> None:
       f.write("ok")
     os.remove(probe)
   except OSError as e:
-    raise UserError(f"--workdir: cannot write to {directory}: {e.strerror} (read-only or full "
-                    "disk?); nothing in it was changed") from None
+    raise UserError(f"cannot write to {directory}: {e.strerror} (read-only or full "
+                    "disk?); nothing in it was changed", "workdir") from None

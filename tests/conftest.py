@@ -36,18 +36,18 @@ def tiny(**overrides) -> Config:
 
 
 def tiny_gan(**overrides):
-  """(GAN compiled as training builds it for tiny(**overrides) in float32, one batch of the
-  tiny digits data: images float32 [B, S, S, C] in [-1, 1], labels int32 [B])."""
-  import keras
+  """(GAN compiled as training builds it for tiny(**overrides), one batch of the tiny digits
+  data: images float32 [B, S, S, C] in [-1, 1], labels int32 [B]).
+
+  Built by train/setup.make_gan, as a run builds it (global seed, precision policy, build);
+  a conditional config's class count resolved as for unlabelled data (its own, else 1).
+  """
   import tensorflow as tf
-  from dcgan_tf import data, devices, seeds
-  from dcgan_tf.train import build
-  config = tiny(**overrides)
-  # As train/setup.py: Keras' unseeded initializers (spectral norm's power-iteration vector)
-  # then start alike in every process.
-  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))
-  policy = devices.set_precision(config.precision)
-  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
+  from dcgan_tf import config as config_lib
+  from dcgan_tf import data
+  from dcgan_tf.train import setup
+  config = config_lib.resolve_classes(tiny(**overrides))
+  gan, _, _ = setup.make_gan(config, tf.distribute.get_strategy())
   ds, _ = data.make_dataset(config)
   return gan, next(iter(ds))
 
@@ -87,7 +87,7 @@ def trusted_classifier(cache):
   from dcgan_tf import inference
   from dcgan_tf.evaluate.context import Context, Settings
   run = inference.Run(workdir=None, config=tiny(), generator=None, discriminator=None,
-                      num_classes=0, step=0, checkpoint="")
+                      step=0, checkpoint="")
   settings = Settings(num_samples=2, seed=0, feature_extractor="classifier", cache_dir=cache,
                       **TRUSTED_CLASSIFIER)
   return Context(run, settings).classifier

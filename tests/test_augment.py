@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny
+from conftest import tiny_gan
 from dcgan_tf import augment
 from dcgan_tf.config import augment_policies
 
@@ -86,13 +86,7 @@ def test_gradients_reach_the_images():
 
 
 def _gan(policies):
-  import keras
-  from dcgan_tf import data
-  from dcgan_tf.train import build
-  config = tiny(augment=",".join(policies))
-  keras.utils.set_random_seed(0)
-  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
-  return gan, next(iter(data.make_dataset(config)[0]))
+  return tiny_gan(augment=",".join(policies))
 
 
 def _record_d_inputs(gan):

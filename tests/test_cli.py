@@ -28,12 +28,13 @@ def test_a_bad_flag_is_one_line_and_creates_nothing(tmp_path):
     ("missing_experiment", {}, ["--config", "digits"]),
 ])
 def test_bad_flag_values_name_the_flag_in_one_line(config_name, overrides, needles):
-  """What cli.config_from_flags raises for each bad value (the CLI prints it as one line)."""
+  """What cli.config_from_flags raises for each bad value, as the CLI prints it (one line)."""
+  from dcgan_tf import cli
   from dcgan_tf import config as config_lib
   from dcgan_tf.errors import UserError
   with pytest.raises(UserError) as error:
     config_lib.resolve_config(config_name, overrides)
-  message = str(error.value)
+  message = cli.user_message(error.value)
   assert "\n" not in message
   for needle in needles:
     assert needle in message, message

@@ -25,8 +25,9 @@ def test_every_config_file_validates():
 @pytest.mark.parametrize("field,value", [("image_size", 48), ("variant", "wgan"), ("d_steps", 0),
                                          ("label_smoothing", 0.5), ("g_lr", 0.0)])
 def test_validate_names_the_field(field, value):
-  with pytest.raises(UserError, match=f"--{field}"):
+  with pytest.raises(UserError, match=f"^{field}: ") as error:
     config_lib.validate(Config(**{field: value}))
+  assert error.value.field == field and error.value.as_flag().startswith(f"--{field}: ")
 
 
 def test_identity_conflicts_only_compare_fields_the_variant_uses():
@@ -47,8 +48,22 @@ def test_workdir_config_round_trip_and_conflicts(tmp_path):
   workdir.save_config(config)
   assert workdir.load_config() == config
   workdir.save_config(config.replace(batch_size=7))  # not an identity field: a rerun may change it
-  with pytest.raises(UserError, match=r"--image_size: .* was trained with image_size=64, not 32"):
+  with pytest.raises(UserError, match=r"^image_size: .* was trained with image_size=64, not 32"):
     workdir.start(config.replace(image_size=32))
+
+
+def test_config_json_reads_with_its_class_count_resolved(tmp_path):
+  """config.json holds the class count a run trained with (train/setup.py); one that holds
+  0 for the conditional variant reads as one class (as with unlabelled data), and another
+  variant's count as 0, which its networks take."""
+  from dcgan_tf.workdir import Workdir
+  for saved, expected in ((Config(variant="cdcgan", num_classes=10), 10),
+                          (Config(variant="cdcgan"), 1),
+                          (Config(variant="dcgan", num_classes=5), 0)):
+    workdir = Workdir(str(tmp_path / f"{saved.variant}-{saved.num_classes}"))
+    workdir.save_config(saved)
+    assert workdir.load_config() == saved.replace(num_classes=expected)
+    workdir.start(saved)  # a rerun with the same flags is no conflict
 
 
 def _file_layers(name):

@@ -134,26 +134,26 @@ EXPORTED = _exported_shapes()
 def train_two_steps_and_export(config, workdir, export=True):
   """Data -> models -> two eager GAN steps -> SavedModel; returns (gan, num_classes, path).
 
-  What train/setup.py builds for a run, minus its callbacks and fit() (tracing fit
-  costs ~5 s per config; test_export.py covers that path).
+  What train/setup.py builds for a run (the class count resolved from the data, the GAN by
+  setup.make_gan), minus its callbacks and fit() (tracing fit costs ~5 s per config;
+  test_export.py covers that path).
   """
   import tensorflow as tf
-  from dcgan_tf import data, devices, models
+  from dcgan_tf import config as config_lib
+  from dcgan_tf import data
   from dcgan_tf.export import savedmodel
-  from dcgan_tf.train import build
+  from dcgan_tf.train import setup
   dataset, source = data.make_dataset(config, batch_size=config.batch_size)
-  num_classes = models.conditional_classes(config, source.num_classes)
-  config = config.replace(num_classes=num_classes) if num_classes else config
-  policy = devices.set_precision(config.precision)
-  gan, _ = build.build_gan(config, num_classes, tf.distribute.get_strategy(), policy)
+  config = config_lib.resolve_classes(config, source.num_classes)
+  gan, _, _ = setup.make_gan(config, tf.distribute.get_strategy())
   batches = iter(dataset)
   for _ in range(2):
     logs = gan.train_step(next(batches))
     assert all(np.isfinite(v.numpy()).all() for v in logs.values()), logs
   assert int(gan.step.numpy()) == 2
-  path = savedmodel.export_generator(gan.generator, os.path.join(workdir, "saved_model"), config,
-                                     num_classes) if export else None
-  return gan, num_classes, path
+  path = savedmodel.export_generator(gan.generator, os.path.join(workdir, "saved_model"),
+                                     config) if export else None
+  return gan, config.num_classes, path
 
 
 @pytest.mark.parametrize("name", CONFIG_NAMES)

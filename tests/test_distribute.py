@@ -265,7 +265,7 @@ def test_global_batch_must_split_evenly():
   class TwoReplicas:
     num_replicas_in_sync = 2
 
-  with pytest.raises(UserError, match="--batch_size"):
+  with pytest.raises(UserError, match="^batch_size: 15 is not divisible by the 2 replicas"):
     distribute.distributed_dataset(TwoReplicas(), None, 15)
   dataset, info = distribute.distributed_dataset(
       tf.distribute.get_strategy(), lambda ctx: (tf.data.Dataset.range(4).batch(2), "info"), 2)

@@ -35,9 +35,9 @@ def on_cpu():
 
 def _gan(**kw):
   from dcgan_tf import data
-  from dcgan_tf.train import build
+  from dcgan_tf.train import setup
   config = tiny(**kw)
-  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
+  gan, _, _ = setup.make_gan(config, tf.distribute.get_strategy())
   return gan, data.make_dataset(config)[0]
 
 

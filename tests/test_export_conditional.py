@@ -90,6 +90,15 @@ def test_conditional_saved_model_serves_without_dcgan_tf(exported):
     assert r["bad_label"] == "rejected", r["bad_label"]
 
 
+def test_the_run_records_the_class_count_it_trained_with(exported):
+  """num_classes=0 takes the dataset's 10 classes: config.json and the exports say 10."""
+  from dcgan_tf.export import metadata
+  workdir = os.path.dirname(exported[0])
+  with open(os.path.join(workdir, "config.json")) as f:
+    assert json.load(f)["num_classes"] == 10
+  assert [metadata.read(path)["num_classes"] for path in exported] == [10, 10]
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_conditional_converted_files_keep_their_labels(exported, fmt):
   import numpy as np

@@ -13,6 +13,7 @@ skipped where mounting is not allowed.
 """
 
 import contextlib
+import errno
 import glob
 import os
 import re
@@ -116,10 +117,10 @@ def fresh_checkpoints(workdir):
   """base_run's GAN, newly initialised, with the run's checkpoints on `workdir`
   (checkpoints.RunCheckpoints, as train/setup.py makes them)."""
   from dcgan_tf import checkpoints
-  from dcgan_tf.train import build, distribute, faults
+  from dcgan_tf.train import distribute, faults, setup
   from dcgan_tf.workdir import Workdir
   config = tiny(train_steps=BASE_STEPS, checkpoint_every=BASE_EVERY)
-  gan, noise = build.build_gan(config, 0, distribute.get_strategy("default"), "float32")
+  gan, noise, _ = setup.make_gan(config, distribute.get_strategy("default"))
   return checkpoints.RunCheckpoints(gan, noise, Workdir(workdir), Workdir(workdir),
                                     config.keep_checkpoints, faults.NonFiniteGuard(gan))
 
@@ -268,7 +269,7 @@ def test_only_damaged_files_are_fallen_back_past(run_copy, monkeypatch):
   newest = ckpt(run_copy, 4)
   with open(glob.glob(newest + ".data-*")[0], "r+b") as f:
     f.truncate(8)
-  with pytest.raises(UserError, match=r"--checkpoint: .*ckpt-4 is unreadable \(") as err:
+  with pytest.raises(UserError, match=r"^checkpoint: .*ckpt-4 is unreadable \(") as err:
     checkpoints.restore_networks(newest, generator=models.build_generator(tiny()))
   assert "\n" not in str(err.value)
 
@@ -303,7 +304,7 @@ def test_nonfinite_loss_stops_after_max_rollbacks(tmp_path):
                        entry=[os.path.join(REPO, "tests", "nan_injection.py")]).finish()
   line = last_line(log)
   assert code == 1 and line.startswith("error: non-finite loss")
-  assert "at step 4" in line and "--max_rollbacks=1" in line and ckpt(workdir, 2) in line
+  assert "at step 4" in line and "max_rollbacks=1" in line and ckpt(workdir, 2) in line
   assert len(re.findall(r"rolled back to .*ckpt-2", log)) == 1
   assert checkpoint_steps(workdir) == [0, 2] and all(
       all_finite(ckpt(workdir, s)) for s in (0, 2))
@@ -386,11 +387,11 @@ def test_paths_are_checked_before_anything_is_written(tmp_path):
   from dcgan_tf.train import loop
   a_file = tmp_path / "file"
   a_file.write_text("x")
-  with pytest.raises(UserError, match=r"--workdir: .*file.* is a file"):
+  with pytest.raises(UserError, match=r"^workdir: .*file.* is a file"):
     loop.train(tiny(), str(a_file))
-  with pytest.raises(UserError, match=r"--data_dir: folder .*nope.* does not exist"):
+  with pytest.raises(UserError, match=r"^data_dir: folder .*nope.* does not exist"):
     loop.train(tiny(data_dir=str(tmp_path / "nope")), str(tmp_path / "w"))
-  with pytest.raises(UserError, match=r"--seed: must be in \[0, 2\*\*32 - 1\], got -1"):
+  with pytest.raises(UserError, match=r"^seed: must be in \[0, 2\*\*32 - 1\], got -1"):
     loop.train(tiny(seed=-1), str(tmp_path / "w"))
   assert not (tmp_path / "w").exists()
 
@@ -403,11 +404,17 @@ def test_cli_maps_environment_errors_to_one_line():
       "[Op:SaveV2]")
   assert cli.user_message(error) == "PermissionDenied: /w/ckpt-9_temp; Read-only file system"
   assert cli.user_message(UserError("step 4")) == "step 4"
+  # A setting's error names the field in the library, its flag on the command line.
+  assert str(UserError("must be >= 1, got 0", "batch_size")) == "batch_size: must be >= 1, got 0"
+  assert cli.user_message(UserError("must be >= 1, got 0", "batch_size")) == \
+      "--batch_size: must be >= 1, got 0"
   assert cli.user_message(ValueError("bug")) is None  # only UserError is the user's
   assert cli.user_message(OSError(28, "No space left on device", "/w/x.npy")) == \
       "No space left on device: /w/x.npy"
   assert cli.user_message(PermissionError(13, "Permission denied", "/w")) == \
       "Permission denied: /w"
+  assert cli.user_message(OSError(errno.ESTALE, "Stale file handle", "/nfs/w")) == \
+      "Stale file handle: /nfs/w"  # a shared filesystem lost the user's path
   # An OSError that no user path explains (a bad file descriptor: our bug) keeps its traceback.
   assert cli.user_message(OSError(9, "Bad file descriptor")) is None
   assert cli.user_message(tf.errors.InvalidArgumentError(None, None, "bug")) is None

@@ -58,7 +58,7 @@ def test_a_gpu_tensorflow_cannot_see_is_a_warning_or_with_require_gpu_an_error(
   devices.check_gpu(require=False)
   warning = [r.getMessage() for r in caplog.records if "nvidia-smi lists 1 GPU" in r.getMessage()]
   assert warning and "tensorflow[and-cuda]" in warning[0] and "training on the CPU" in warning[0]
-  with pytest.raises(UserError, match="--require_gpu: nvidia-smi lists 1 GPU"):
+  with pytest.raises(UserError, match="^require_gpu: nvidia-smi lists 1 GPU"):
     devices.check_gpu(require=True)
   # No driver, no GPU: nothing to say, unless a GPU is required.
   monkeypatch.setenv("PATH", _bin(tmp_path, with_gpu=False))

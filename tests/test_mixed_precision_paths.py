@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import REPO, tiny
+from conftest import REPO, tiny, tiny_gan
 
 FLOAT32_EPS = 2.0 ** -24  # float32 unit roundoff
 FLOAT16_EPS = 2.0 ** -11  # float16 unit roundoff
@@ -30,14 +30,7 @@ def float32_policy():
 
 
 def _sngan(precision):
-  import tensorflow as tf
-  from dcgan_tf import data, devices
-  from dcgan_tf.train import build
-  config = tiny(variant="sngan", precision=precision, ema_decay=0.0)
-  policy = devices.set_precision(config.precision)
-  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
-  batch = next(iter(data.make_dataset(config)[0]))
-  return gan, batch
+  return tiny_gan(variant="sngan", precision=precision, ema_decay=0.0)
 
 
 def _reference_normalisation(kernel, u):

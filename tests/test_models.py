@@ -5,6 +5,7 @@ import pytest
 from keras import layers
 
 from conftest import tiny
+from dcgan_tf import config as config_lib
 from dcgan_tf import models
 
 
@@ -77,7 +78,7 @@ def test_every_layer_starts_from_its_own_random_values(variant):
   shape: one shared int seed made them equal, and gave every kernel the same first values."""
   config = tiny(variant=variant, image_size=64, channels=3, gen_filters=64, disc_filters=64,
                 latent_dim=100, mlp_units=60, maxout_pieces=5)
-  g, d = models.build_models(config, 10)
+  g, d = models.build_models(config_lib.resolve_classes(config, 10))
   values = _initial_values(g) + _initial_values(d)
   assert len(values) >= 5
   for i, (name_a, a) in enumerate(values):

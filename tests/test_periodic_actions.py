@@ -78,7 +78,7 @@ def test_training_batches_cross_as_uint8_and_are_scaled_in_the_step():
   import numpy as np
   import tensorflow as tf
   from dcgan_tf import data, images
-  from dcgan_tf.train import build
+  from dcgan_tf.train import setup
   config = tiny()
   as_uint8 = next(iter(data.make_dataset(config, uint8=True)[0]))
   as_float = next(iter(data.make_dataset(config)[0]))
@@ -88,7 +88,7 @@ def test_training_batches_cross_as_uint8_and_are_scaled_in_the_step():
   np.testing.assert_array_equal(images.scale_to_unit(as_uint8[0]).numpy(), as_float[0].numpy())
   logs = []
   for batch in (as_uint8, as_float):
-    gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
+    gan, _, _ = setup.make_gan(config, tf.distribute.get_strategy())
     with tf.device("/CPU:0"):  # one device, deterministic kernels: exact comparison
       logs.append({k: float(v[0]) for k, v in gan.train_step(batch).items()})
   assert logs[0] == logs[1]

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny
+from conftest import tiny, tiny_gan
 from dcgan_tf import data, devices, models
-from dcgan_tf.train import build
 from dcgan_tf.gan import GAN
 
 
@@ -19,11 +18,8 @@ def float32_policy():
 
 
 def _gan(precision, **kw):
-  config = tiny(precision=precision, **kw)
-  policy = devices.set_precision(config.precision)
-  gan, _ = build.build_gan(config, 0, tf.distribute.get_strategy(), policy)
-  ds, _ = data.make_dataset(config)
-  return gan, config, next(iter(ds))
+  gan, batch = tiny_gan(precision=precision, **kw)
+  return gan, tiny(precision=precision, **kw), batch
 
 
 def _finite_logs(logs):

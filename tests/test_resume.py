@@ -31,9 +31,9 @@ print(run.restored)
 def _trained(config, workdir, steps):
   """A compiled GAN trained `steps` steps on tiny digits, its fixed noise, and its checkpoint."""
   from dcgan_tf import checkpoints, data
-  from dcgan_tf.train import build
+  from dcgan_tf.train import setup
   from dcgan_tf.workdir import Workdir
-  gan, noise = build.build_gan(config, 0, tf.distribute.get_strategy(), "float32")
+  gan, noise, _ = setup.make_gan(config, tf.distribute.get_strategy())
   dataset, _ = data.make_dataset(config)
   gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
   wd = Workdir(workdir)
@@ -96,7 +96,7 @@ def test_restoring_into_another_shape_is_a_one_line_error(tmp_path):
   from dcgan_tf import checkpoints
   _, _, path = _trained(tiny(), str(tmp_path / "run"), 1)
   wider, _ = models.build_models(tiny(gen_filters=16))
-  with pytest.raises(UserError, match=r"--checkpoint: .* does not hold these networks") as err:
+  with pytest.raises(UserError, match=r"^checkpoint: .* does not hold these networks") as err:
     checkpoints.restore_networks(path, generator=wider)
   assert "\n" not in str(err.value)
   other_variant, _ = models.build_models(tiny(variant="gan", mlp_units=20, maxout_pieces=5))

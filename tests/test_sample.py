@@ -112,9 +112,9 @@ def test_arithmetic_from_grid_indices(workdir, tmp_path):
   expected = images.to_uint8(inference.generate(run, result[None])).numpy()[0]
   # Another batch, as in the interpolation test: at most a level apart.
   assert np.abs(_cell(tile, 0, 9).astype(int) - expected).max() <= 1
-  with pytest.raises(UserError, match="--groups"):
+  with pytest.raises(UserError, match="^groups: want three comma-separated index lists"):
     pictures.arithmetic(run, z_from=summary["z_file"], groups="0,1:2")
-  with pytest.raises(UserError, match="out of range"):
+  with pytest.raises(UserError, match="^groups: indices \\[99\\] out of range"):
     pictures.arithmetic(run, z_from=summary["z_file"], groups="0:1:99")
 
 
@@ -195,14 +195,16 @@ def test_cli_writes_png(workdir, tmp_path):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(mode="grid", out="x.jpg"), "--out: want a .png"),
-    (dict(mode="mosaic", out="x.png"), "--mode"),
-    (dict(mode="grid", out="x.png", checkpoint="77"), "--checkpoint: no checkpoint"),
-    (dict(mode="arithmetic", out="x.png", z_from="missing.npz"), "--z_from"),
-    (dict(mode="truncation", out="x.png", truncation="0.5,0"), "--truncation: want"),
-    (dict(mode="truncation", out="x.png", truncation="nan"), "--truncation: want"),
-    (dict(mode="grid", out="x.png", truncation="0.5,1"), "takes one value"),
-    (dict(mode="interpolate", out="x.png", truncation="0.5"), "only --mode=grid"),
+    (dict(mode="grid", out="x.jpg"), "^out: want a .png"),
+    (dict(mode="mosaic", out="x.png"), "^mode: got 'mosaic'"),
+    (dict(mode="grid", out="x.png", checkpoint="77"), "^checkpoint: no checkpoint"),
+    (dict(mode="arithmetic", out="x.png", z_from="missing.npz"), "^z_from: no file"),
+    (dict(mode="truncation", out="x.png", truncation="0.5,0"), "^truncation: want"),
+    (dict(mode="truncation", out="x.png", truncation="nan"), "^truncation: want"),
+    (dict(mode="grid", out="x.png", truncation="0.5,1"), "^truncation: mode=grid takes one value"),
+    (dict(mode="interpolate", out="x.png", truncation="0.5"), "^truncation: only mode=grid"),
+    (dict(mode="grid", out="x.png", num=-1), "^num: must be >= 0, got -1"),
+    (dict(mode="interpolate", out="x.png", steps=1), "^steps: must be >= 2, got 1"),
 ])
 def test_user_errors_name_the_flag(workdir, tmp_path, kw, message):
   # evaluate's test checks that cli.run prints such errors on one line.

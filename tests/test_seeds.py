@@ -114,7 +114,7 @@ def test_ema_statistics_no_longer_draw_the_evaluated_noise(tmp_path, monkeypatch
   fed = []
   monkeypatch.setattr(inference, "generate", lambda run, z, labels=None: fed.append(z))
   context = evaluation.make_context(config, Workdir(str(tmp_path)),
-                                    models.build_generator(config), 0)
+                                    models.build_generator(config))
   assert context.samples.images is None  # drawn, and handed to the patched generate
   assert len(fed) == 1 and fed[0].shape == (evaluated, dim)
   evaluated_rows = _rows(fed[0])

@@ -213,8 +213,9 @@ def test_converted_files_match_the_saved_model(workdir, served, fmt):
 
 def test_export_flags_are_checked_before_tensorflow_work(workdir):
   from dcgan_tf.export import options
-  for kw, message in ((dict(format="pb"), "--format"), (dict(max_batch=0), "--max_batch"),
-                      (dict(format="tflite", batch=0), "--batch")):
+  for kw, message in ((dict(format="pb"), "^format: got 'pb'"),
+                      (dict(max_batch=0), "^max_batch: must be >= 1, got 0"),
+                      (dict(format="tflite", batch=0), "^batch: must be >= 1, got 0")):
     with pytest.raises(UserError, match=message):
       options.validate(options.ExportOptions(workdir=workdir, **kw))
   with pytest.raises(UserError, match="no readable dcgan_tf metadata"):
@@ -238,7 +239,7 @@ def test_sample_and_evaluate_read_an_export_back(workdir, tmp_path):
   # The checkpoint's float G against the served uint8 images: the export rounds once, the
   # picture rounds the same values again (u / 127.5 - 1 maps back exactly): 1 level at most.
   assert np.abs(picture(saved_model=served_path).astype(int) - picture()).max() <= 1
-  with pytest.raises(UserError, match="--mode=kernels draws D's filters"):
+  with pytest.raises(UserError, match="^saved_model: mode=kernels draws D's filters"):
     picture(saved_model=served_path, mode="kernels")
   with pytest.raises(UserError, match="give one"):
     picture(saved_model=served_path, checkpoint="2")

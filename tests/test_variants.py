@@ -4,7 +4,7 @@ gan: no convolutions, maxout D with dropout. sngan: spectral norm on every D lay
 no batch norm in D, D called once on real+fake; kernels' spectral norm ~1 after
 training. cdcgan: labels change G's output and D's input; the L1 term; unlabelled
 data as one class. Options: optimizer per network, label smoothing, k D steps.
-User errors are UserErrors naming the flag.
+User errors are UserErrors naming the field (the entry points print it as its flag).
 """
 
 import os
@@ -15,25 +15,11 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from conftest import tiny
+from conftest import tiny, tiny_gan as _gan
 from dcgan_tf.errors import UserError
 from dcgan_tf import config as config_lib
 from dcgan_tf import data, models
-from dcgan_tf.train import build
 from dcgan_tf.models import mlp
-
-
-def _gan(dataset_classes=0, **kw):
-  """(compiled GAN, one batch of the tiny digits data) for tiny(**kw).
-
-  dataset_classes: what the data source reports (0 = unlabelled); cdcgan only.
-  """
-  config = tiny(**kw)
-  keras.utils.set_random_seed(config.seed)  # same seed, same weights (embeddings too)
-  num_classes = models.conditional_classes(config, dataset_classes)
-  gan, _ = build.build_gan(config, num_classes, tf.distribute.get_strategy(), "float32")
-  dataset, _ = data.make_dataset(config)
-  return gan, next(iter(dataset))
 
 
 def _layers(model, cls):
@@ -142,8 +128,7 @@ def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss(request):
   request.addfinalizer(lambda: tf.config.experimental.enable_tensor_float_32_execution(tf32))
   logs = {}
   for weight in (0.0, 5.0):
-    gan, batch = _gan(10, variant="cdcgan", num_classes=10, embedding_dim=5,
-                      recon_weight=weight)
+    gan, batch = _gan(variant="cdcgan", num_classes=10, embedding_dim=5, recon_weight=weight)
     assert gan.generator.num_classes and not gan.joint_d_batch  # BN in D: separate real / fake
     logs[weight] = {k: float(v[0]) for k, v in gan.train_step(batch).items()}
   # Same weights, data and noise: the D update is identical; G's loss gains 5 * L1.
@@ -160,10 +145,11 @@ def test_cdcgan_reconstruction_term_adds_weighted_l1_to_g_loss(request):
 
 def test_cdcgan_unlabelled_data_is_one_class():
   config = tiny(variant="cdcgan")
-  assert models.conditional_classes(config, 0) == 1
-  assert models.conditional_classes(config, 7) == 7  # num_classes 0: from the dataset
-  assert models.conditional_classes(tiny(variant="dcgan", num_classes=5), 7) == 0
-  gan, (real, _) = _gan(1, variant="cdcgan")
+  assert config_lib.resolve_classes(config, 0).num_classes == 1
+  assert config_lib.resolve_classes(config, 7).num_classes == 7  # 0: from the dataset
+  assert config_lib.resolve_classes(tiny(variant="dcgan", num_classes=5), 7).num_classes == 0
+  gan, (real, _) = _gan(variant="cdcgan")  # resolved as unlabelled data: one class
+  assert gan.generator.num_classes == gan.discriminator.num_classes == 1
   logs = gan.train_step((real, tf.zeros([16], tf.int32)))  # what an unlabelled source gives
   assert np.isfinite(float(logs["g_loss"][0]))
 
@@ -208,25 +194,35 @@ def test_k_discriminator_steps_with_joint_batches():
 
 # ---------------------------------------------------------------- user errors
 
-@pytest.mark.parametrize("overrides,flag,valid", [
-    (dict(variant="wgan"), "--variant", "gan, dcgan, cdcgan, sngan"),
-    (dict(variant="dcgan", recon_weight=5.0), "--recon_weight", "cdcgan"),
-    (dict(variant="gan", mlp_units=1024, maxout_pieces=5), "--mlp_units", "multiple"),
-    (dict(g_optimizer="sgd"), "--g_optimizer", "adam, rmsprop"),
-    (dict(maxout_pieces=0), "--maxout_pieces", ">= 1"),
+@pytest.mark.parametrize("overrides,field,valid", [
+    (dict(variant="wgan"), "variant", "gan, dcgan, cdcgan, sngan"),
+    (dict(variant="dcgan", recon_weight=5.0), "recon_weight", "cdcgan"),
+    (dict(variant="gan", mlp_units=1024, maxout_pieces=5), "mlp_units", "multiple"),
+    (dict(g_optimizer="sgd"), "g_optimizer", "adam, rmsprop"),
+    (dict(maxout_pieces=0), "maxout_pieces", ">= 1"),
 ])
-def test_bad_variant_settings_are_user_errors(overrides, flag, valid):
-  with pytest.raises(UserError, match=flag) as error:
+def test_bad_variant_settings_are_user_errors(overrides, field, valid):
+  with pytest.raises(UserError, match=f"^{field}: ") as error:
     config_lib.validate(tiny(**overrides))
   message = str(error.value)
-  assert valid in message and "\n" not in message
+  assert error.value.field == field and valid in message and "\n" not in message
 
 
 def test_num_classes_must_match_a_labelled_dataset():
-  with pytest.raises(UserError, match="--num_classes: 3 does not match the 10 classes"):
-    models.conditional_classes(tiny(variant="cdcgan", num_classes=3), 10)
-  with pytest.raises(UserError, match="--variant: got 'wgan'; valid: gan, dcgan"):
+  with pytest.raises(UserError, match="^num_classes: 3 does not match the 10 classes") as error:
+    config_lib.resolve_classes(tiny(variant="cdcgan", num_classes=3), 10)
+  assert error.value.as_flag().startswith("--num_classes: 3 does not match")
+  with pytest.raises(UserError, match="^variant: got 'wgan'; valid: gan, dcgan"):
     models.build_models(tiny(variant="wgan"))
+
+
+def test_builders_take_the_class_count_of_a_resolved_config():
+  """config.num_classes is the networks' one source: an unresolved config, or a count given
+  beside it that differs, is a bug that would build networks of the wrong shape."""
+  with pytest.raises(ValueError, match="resolve_classes"):
+    models.build_generator(tiny(variant="cdcgan"))
+  with pytest.raises(ValueError, match="resolve_classes"):
+    models.build_discriminator(tiny(variant="dcgan", num_classes=5))
 
 
 # ------------------------------------------------------------------ through the CLI

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from dcgan_tf import devices
 from dcgan_tf import models
+from dcgan_tf.bench import settings as settings_lib
 from dcgan_tf.config import Config
 from dcgan_tf.export import convert
 from dcgan_tf.export import savedmodel
@@ -51,21 +52,21 @@ def _loaders(path, fmt, latent_dim, num_classes):
 
 def compare(config: Config, batch: int = 64, rounds: int = 5):
   """One row per format: kind, format, bytes, load_s, img_per_s, max_diff (grey levels)."""
-  num_classes = models.conditional_classes(config, config.num_classes or 10)
+  config = settings_lib.network_config(config)
   with devices.dtype_policy("float32"):
-    generator = models.build_generator(config, num_classes)
-  inputs = convert.check_inputs(config.latent_dim, num_classes, batch)
+    generator = models.build_generator(config)
+  inputs = convert.check_inputs(config.latent_dim, config.num_classes, batch)
   rows, reference = [], None
   with tempfile.TemporaryDirectory() as root:
     for fmt in ("savedmodel",) + convert.FORMATS:
       path = os.path.join(root, "model" if fmt == "savedmodel" else f"g.{fmt}")
       t = time.perf_counter()
       if fmt == "savedmodel":
-        savedmodel.export_generator(generator, path, config, num_classes)
+        savedmodel.export_generator(generator, path, config)
       else:
-        convert.export_file(generator, path, fmt, config, num_classes, batch=batch)
+        convert.export_file(generator, path, fmt, config, batch=batch)
       export_s = time.perf_counter() - t
-      load_s, predict = _timed(_loaders(path, fmt, config.latent_dim, num_classes), rounds)
+      load_s, predict = _timed(_loaders(path, fmt, config.latent_dim, config.num_classes), rounds)
       predict(inputs)  # warm-up: first-call allocation and kernel selection
       run_s, images = _timed(lambda: predict(inputs), rounds)
       reference = images if reference is None else reference

@@ -13,6 +13,9 @@ from dcgan_tf import config as config_lib
 from dcgan_tf.config import option
 from dcgan_tf.errors import check
 
+# Label classes of the synthetic batches fed to a conditional network whose config leaves
+# its class count to the dataset (the bench reads no dataset).
+SYNTHETIC_CLASSES = 10
 
 
 @dataclasses.dataclass
@@ -77,7 +80,7 @@ def steps_per_execution(options: BenchOptions):
 
 
 def validate(options: BenchOptions) -> None:
-  """UserError naming the flag for any bad option."""
+  """UserError naming the field for any bad option."""
   for p in precisions(options) or [""]:
     check(p in config_lib.PRECISIONS, "precision",
           f"got {p!r}; valid: {', '.join(config_lib.PRECISIONS)}")
@@ -103,3 +106,9 @@ def bench_config(options: BenchOptions) -> config_lib.Config:
   config = base.replace(train_steps=1, export=False, strategy="default", **overrides)
   config_lib.validate(config)
   return config
+
+
+def network_config(config: config_lib.Config) -> config_lib.Config:
+  """`config` with the class count of the networks the bench builds resolved
+  (config.resolve_classes): the config's own, else SYNTHETIC_CLASSES."""
+  return config_lib.resolve_classes(config, config.num_classes or SYNTHETIC_CLASSES)

@@ -27,12 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf import devices
-from dcgan_tf import models
 from dcgan_tf import seeds
 from dcgan_tf.bench import flops as flops_lib
 from dcgan_tf.bench import settings as settings_lib
 from dcgan_tf.config import Config
-from dcgan_tf.train import build
+from dcgan_tf.train import setup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,18 +100,16 @@ class MatmulProbe:
 
 
 class StepProbe:
-  """A compiled GAN (train/build.py, as `fit` would run it) fed one in-memory batch."""
+  """A compiled GAN (train/setup.make_gan, as `fit` would run it) fed one in-memory batch."""
 
   def __init__(self, config: Config, setting: Setting):
     self.setting = setting
-    config = config.replace(precision=setting.precision,
-                            jit_compile="on" if setting.jit_compile else "off",
-                            steps_per_execution=setting.steps_per_execution)
-    num_classes = models.conditional_classes(config, 10)
-    # The dtype policy is global and read when layers are built: restore it afterwards.
-    policy = devices.set_precision(setting.precision)
+    config = settings_lib.network_config(config.replace(
+        precision=setting.precision, jit_compile="on" if setting.jit_compile else "off",
+        steps_per_execution=setting.steps_per_execution))
+    # make_gan sets the dtype policy, global and read when layers are built: restore it.
     try:
-      self.gan, _ = build.build_gan(config, num_classes, tf.distribute.get_strategy(), policy)
+      self.gan, _, _ = setup.make_gan(config, tf.distribute.get_strategy())
     finally:
       keras.mixed_precision.set_dtype_policy("float32")
     b, s, c = config.batch_size, config.image_size, config.channels
@@ -121,7 +118,7 @@ class StepProbe:
     images = tf.random.stateless_uniform([b, s, s, c], seed=[self.input_seed, 1], minval=-1,
                                          maxval=1)
     labels = tf.random.stateless_uniform([b], seed=[self.input_seed, 2],
-                                         maxval=max(num_classes, 1), dtype=tf.int32)
+                                         maxval=max(config.num_classes, 1), dtype=tf.int32)
     self.iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
     self.gan.make_train_function()
     self.flops_per_image = flops_lib.train_step_flops(self.gan.generator, self.gan.discriminator,

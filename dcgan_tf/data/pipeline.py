@@ -87,12 +87,12 @@ def _cache(ds: tf.data.Dataset, config: Config, source: Source, shard: Shard) ->
   path = cache_path(config, shard)
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
-    raise UserError(f"--cache: folder {folder!r} does not exist (valid: memory, none, or a "
-                    "path prefix in an existing folder)")
+    raise UserError(f"folder {folder!r} does not exist (valid: memory, none, or a path prefix "
+                    "in an existing folder)", "cache")
   locks = glob.glob(glob.escape(path) + "_[0-9]*.lockfile")  # tf.data's PATH_0.lockfile
   if locks:
-    raise UserError(f"--cache: {locks[0]} exists: another run is writing this cache, or one "
-                    "was interrupted; if no run is writing it, delete that file")
+    raise UserError(f"{locks[0]} exists: another run is writing this cache, or one was "
+                    "interrupted; if no run is writing it, delete that file", "cache")
   if os.path.exists(path + ".index"):
     logging.info("%s: reading prepared images from the cache %s*", source.name, path)
   else:
@@ -186,7 +186,7 @@ def make_dataset(config: Config, batch_size: Optional[int] = None, seed: Optiona
     shard = (input_context.num_input_pipelines, input_context.input_pipeline_id)
     replicas = input_context.num_replicas_in_sync
     if batch % replicas:
-      raise UserError(f"--batch_size: {batch} is not divisible by the {replicas} replicas")
+      raise UserError(f"{batch} is not divisible by the {replicas} replicas", "batch_size")
     batch = input_context.get_per_replica_batch_size(batch)
   sources = {} if sources is None else sources
   if shard not in sources:

@@ -39,16 +39,17 @@ TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "ci
 CELEBA_HINT = (
     "CelebA's Google Drive download often fails (quota): place the files by hand instead: "
     "download img_align_celeba.zip from the CelebA site, unzip it so that "
-    "DIR/img_align_celeba/000001.jpg exists, and pass --manual_dir=DIR "
-    "(or use --dataset=folder:DIR/img_align_celeba)")
+    "DIR/img_align_celeba/000001.jpg exists, and set manual_dir=DIR "
+    "(or use dataset=folder:DIR/img_align_celeba)")
 LSUN_HINT = (
     "TFDS builds 'lsun' with tensorflow-io, which does not load with TF 2.21: place the files "
     "by hand instead: download {cat}_{split}_lmdb.zip from the LSUN site, unzip it so that "
-    "DIR/{cat}_{split}_lmdb/data.mdb exists, pip install lmdb, and pass --manual_dir=DIR "
-    "(or export the images to a folder and use --dataset=folder:PATH)")
+    "DIR/{cat}_{split}_lmdb/data.mdb exists, pip install lmdb, and set manual_dir=DIR "
+    "(or export the images to a folder and use dataset=folder:PATH)")
 
 
-def _flag(config: Config) -> str:
+def _name(config: Config) -> str:
+  """The name of the Source of config.dataset in logs (data.base.Source)."""
   return f"--dataset={config.dataset}"
 
 
@@ -115,19 +116,19 @@ def idx_source(name: str, folder: str, split: str, shard: Shard = NO_SHARD) -> S
   prefixes = {"train": "train", "test": "t10k"}
   match = re.fullmatch(r"(train|test)(?:\[:(\d+)\])?", split)
   if not match or match.group(2) == "0":
-    raise UserError(f"--split: {split!r} is not in the IDX files of {folder}; valid: train, test, "
-                    "or the first N images as train[:N] / test[:N]")
+    raise UserError(f"{split!r} is not in the IDX files of {folder}; valid: train, test, or the "
+                    "first N images as train[:N] / test[:N]", "split")
   split, first = match.group(1), int(match.group(2)) if match.group(2) else None
   found = {}
   for kind, stem in (("images", "images-idx3-ubyte"), ("labels", "labels-idx1-ubyte")):
     stem = f"{prefixes[split]}-{stem}"
     found[kind] = _idx_file(folder, stem)
     if not found[kind]:
-      raise UserError(f"--data_dir: {os.path.join(folder, stem)}.gz is missing")
+      raise UserError(f"{os.path.join(folder, stem)}.gz is missing", "data_dir")
   images = read_idx_gz(found["images"])[:first, ..., None]
   labels = read_idx_gz(found["labels"])[:first].astype(np.int32)
   if len(images) != len(labels):
-    raise UserError(f"--data_dir: {folder} has {len(images)} images but {len(labels)} labels")
+    raise UserError(f"{folder} has {len(images)} images but {len(labels)} labels", "data_dir")
   logging.info("%s: %d %s images from IDX files in %s", name, len(images), split, folder)
   return _array_source(images, labels, 10, name, shard)
 
@@ -140,23 +141,23 @@ def _one_line(error: Exception) -> str:
   return f"{type(error).__name__}: {lines[0][:300] if lines else ''}"
 
 
-def tfds_source(tfds_name: str, config: Config, flag: str, shard: Shard = NO_SHARD,
+def tfds_source(tfds_name: str, config: Config, name: str, shard: Shard = NO_SHARD,
                 hint: str = "") -> Source:
-  """A TFDS image dataset: its first Image feature ('image' preferred) and ClassLabel 'label'."""
+  """A TFDS image dataset: its first Image feature ('image' preferred) and ClassLabel 'label'.
+  name: the Source's name (data.base.Source)."""
   import tensorflow_datasets as tfds
-  hint = hint or ("Without network, prepare it elsewhere and pass its --data_dir, "
-                  "or use --dataset=folder:PATH")
+  hint = hint or ("Without network, prepare it elsewhere and set its data_dir, "
+                  "or use dataset=folder:PATH")
   try:
     builder = tfds.builder(tfds_name, data_dir=config.data_dir or None)
   except tfds.core.registered.DatasetNotFoundError:
-    raise UserError(f"{flag}: TFDS has no dataset {tfds_name!r} (names as in "
-                    "tfds.list_builders(), e.g. tfds:cifar10 or tfds:lsun/church_outdoor)"
-                    ) from None
+    raise UserError(f"TFDS has no dataset {tfds_name!r} (names as in tfds.list_builders(), "
+                    "e.g. tfds:cifar10 or tfds:lsun/church_outdoor)", "dataset") from None
   features = builder.info.features
   images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
   if not images:
-    raise UserError(f"{flag}: TFDS dataset {tfds_name!r} has no image feature "
-                    f"(features: {', '.join(features.keys())})")
+    raise UserError(f"TFDS dataset {tfds_name!r} has no image feature "
+                    f"(features: {', '.join(features.keys())})", "dataset")
   image_key = "image" if "image" in images else images[0]
   label = features["label"] if "label" in features.keys() else None
   num_classes = label.num_classes if isinstance(label, tfds.features.ClassLabel) else 0
@@ -171,8 +172,8 @@ def tfds_source(tfds_name: str, config: Config, flag: str, shard: Shard = NO_SHA
     ds = builder.as_dataset(split=split, shuffle_files=True,
                             read_config=tfds.ReadConfig(shuffle_seed=_file_order(config)))
   except Exception as e:  # TFDS raises many types (network, checksum, missing files, split).
-    raise UserError(f"{flag}: could not load TFDS dataset {tfds_name!r} ({_one_line(e)}). "
-                    f"{hint}") from None
+    raise UserError(f"could not load TFDS dataset {tfds_name!r} ({_one_line(e)}). {hint}",
+                    "dataset") from None
   try:
     total = builder.info.splits[config.split].num_examples
   except (KeyError, ValueError, AssertionError):  # not generated (mock data), odd split
@@ -183,9 +184,9 @@ def tfds_source(tfds_name: str, config: Config, flag: str, shard: Shard = NO_SHA
     return example[image_key], y
 
   ds = ds.map(pick, num_parallel_calls=AUTOTUNE)
-  logging.info("%s: TFDS %s split %s (%s examples, %d classes)", flag, tfds_name, config.split,
+  logging.info("%s: TFDS %s split %s (%s examples, %d classes)", name, tfds_name, config.split,
                total if total >= 0 else "unknown", num_classes)
-  return Source(ds, total, num_classes, flag, shard_examples=shard_size(total, shard))
+  return Source(ds, total, num_classes, name, shard_examples=shard_size(total, shard))
 
 
 # ----------------------------------------------------------- named datasets
@@ -210,11 +211,11 @@ def mnist_like_source(name: str, config: Config, shard: Shard = NO_SHARD) -> Sou
   folder = find_idx_dir(name, config.data_dir)
   if folder:
     return idx_source(name, folder, config.split, shard)
-  return tfds_source(TFDS_NAMES[name], config, _flag(config), shard)
+  return tfds_source(TFDS_NAMES[name], config, _name(config), shard)
 
 
 def tfds_named_source(name: str, config: Config, shard: Shard = NO_SHARD) -> Source:
-  return tfds_source(TFDS_NAMES[name], config, _flag(config), shard)
+  return tfds_source(TFDS_NAMES[name], config, _name(config), shard)
 
 
 def celeba_source(config: Config, shard: Shard = NO_SHARD) -> Source:
@@ -225,8 +226,8 @@ def celeba_source(config: Config, shard: Shard = NO_SHARD) -> Source:
   """
   folder = _find_local(config, "img_align_celeba", os.path.isdir)
   if folder:
-    return files.folder_source(folder, _flag(config), _file_order(config), shard, labelled=False)
-  return tfds_source("celeb_a", config, _flag(config), shard, hint=CELEBA_HINT)
+    return files.folder_source(folder, _name(config), _file_order(config), shard, labelled=False)
+  return tfds_source("celeb_a", config, _name(config), shard, hint=CELEBA_HINT)
 
 
 def lsun_source(category: str, config: Config, shard: Shard = NO_SHARD) -> Source:
@@ -235,11 +236,11 @@ def lsun_source(category: str, config: Config, shard: Shard = NO_SHARD) -> Sourc
   stem = f"{category}_{split}"
   lmdb_dir = _find_local(config, stem + "_lmdb", files.find_lmdb)
   if lmdb_dir:
-    return files.lmdb_source(lmdb_dir, _flag(config), shard)
+    return files.lmdb_source(lmdb_dir, _name(config), shard)
   folder = _find_local(config, stem, os.path.isdir)
   if folder:
-    return files.folder_source(folder, _flag(config), _file_order(config), shard, labelled=False)
-  return tfds_source(f"lsun/{category}", config, _flag(config), shard,
+    return files.folder_source(folder, _name(config), _file_order(config), shard, labelled=False)
+  return tfds_source(f"lsun/{category}", config, _name(config), shard,
                      hint=LSUN_HINT.format(cat=category, split=split))
 
 
@@ -264,9 +265,9 @@ def get_source(config: Config, shard: Shard = NO_SHARD) -> Source:
   """The Source named by config.dataset, reading only this input pipeline's shard."""
   name = config.dataset
   if name.startswith("tfds:") and len(name) > 5:
-    return tfds_source(name[len("tfds:"):], config, _flag(config), shard)
+    return tfds_source(name[len("tfds:"):], config, _name(config), shard)
   if name.startswith("folder:") and len(name) > 7:
-    return files.folder_source(name[len("folder:"):], _flag(config), _file_order(config), shard)
+    return files.folder_source(name[len("folder:"):], _name(config), _file_order(config), shard)
   if name not in SOURCES:
-    raise UserError(f"--dataset: unknown dataset {name!r}; valid: {', '.join(known_datasets())}")
+    raise UserError(f"unknown dataset {name!r}; valid: {', '.join(known_datasets())}", "dataset")
   return SOURCES[name](config, shard)

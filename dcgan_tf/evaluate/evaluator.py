@@ -90,7 +90,7 @@ def metric_svm(ctx):
   s = ctx.settings
   train, test, num_classes = svm_data(ctx.config, s)
   # Control: the same protocol on an untrained D shows what training added.
-  _, random_d = models.build_models(ctx.config, ctx.run.num_classes)
+  _, random_d = models.build_models(ctx.config)
   rows = svm_lib.protocol(ctx.run.discriminator, train, test, layers=s.svm_features, c=s.svm_c,
                           random_discriminator=random_d, batch_size=s.batch_size)
   table = svm_lib.format_table(rows, num_classes, len(train[1]), len(test[1]))

@@ -95,17 +95,18 @@ def _convert(fmt, graph, specs, tmp):
       f.write(converter.convert())
 
 
-def export_file(generator, path: str, fmt: str, config: Config, num_classes: int = 0, *,
-                step: int = -1, ema: bool = False, batch: int = 1) -> str:
-  """Converts `generator` to `fmt` ('onnx' | 'tflite', batch fixed for tflite), checks the
-  file against the generator, moves it to `path` and writes its metadata. Returns `path`."""
+def export_file(generator, path: str, fmt: str, config: Config, *, step: int = -1,
+                ema: bool = False, batch: int = 1) -> str:
+  """Converts `generator`, the G of `config`, to `fmt` ('onnx' | 'tflite', batch fixed for
+  tflite), checks the file against the generator, moves it to `path` and writes its
+  metadata. Returns `path`."""
   if fmt not in FORMATS:
     raise ValueError(f"format {fmt!r}; valid: {', '.join(FORMATS)}")
   path = os.path.abspath(path)
-  generator = models.float32_generator(generator, config, num_classes)
+  generator = models.float32_generator(generator, config)
   fixed = batch if fmt == "tflite" else None
-  graph, specs = _graph(generator, config.latent_dim, num_classes, fixed)
-  inputs = check_inputs(config.latent_dim, num_classes, fixed or CHECK_BATCH)
+  graph, specs = _graph(generator, config.latent_dim, config.num_classes, fixed)
+  inputs = check_inputs(config.latent_dim, config.num_classes, fixed or CHECK_BATCH)
   with tf.device("/CPU:0"):  # the reference on the CPU, as the converted runtimes run there
     expected = graph(*inputs)["images"].numpy()
   with atomic.replacing(path) as tmp:
@@ -116,7 +117,7 @@ def export_file(generator, path: str, fmt: str, config: Config, num_classes: int
       raise RuntimeError(f"{fmt} export check failed: {got.dtype}{got.shape}, "
                          f"{diff} grey levels from the generator (at most 1 expected)")
   metadata_lib.write(path, metadata_lib.describe(
-      config, num_classes, step=step, ema=ema, max_batch=None, format=fmt,
+      config, step=step, ema=ema, max_batch=None, format=fmt,
       batch=fixed or "dynamic", inputs=[s.name for s in specs]))
   logging.info("Exported and checked %s at %s (%d grey levels from the generator)", fmt, path,
                diff)

@@ -18,8 +18,8 @@ FILE_NAME = "dcgan_tf.json"
 FORMAT_VERSION = 1  # bumped when a key changes meaning; readers refuse a newer one
 
 
-def describe(config: Config, num_classes: int, *, step: int, ema: bool, scores=None,
-             max_batch: int, **extra) -> dict:
+def describe(config: Config, *, step: int, ema: bool, scores=None, max_batch: int,
+             **extra) -> dict:
   """The metadata dict. step: the checkpoint's generator steps (-1 unknown); scores: the
   evaluation results the export was chosen by (best.json), or None; max_batch: the
   request limit (None: the format has none)."""
@@ -29,7 +29,7 @@ def describe(config: Config, num_classes: int, *, step: int, ema: bool, scores=N
   return dict(
       format_version=FORMAT_VERSION, dataset=config.dataset, variant=config.variant,
       image_size=config.image_size, channels=config.channels, latent_dim=config.latent_dim,
-      num_classes=num_classes, step=step, generator="ema" if ema else "trained",
+      num_classes=config.num_classes, step=step, generator="ema" if ema else "trained",
       scores=scores or {}, max_batch=max_batch, image_dtype="uint8", image_range=[0, 255],
       versions=dict(dcgan_tf=dcgan_tf.__version__, tensorflow=tf.__version__,
                     keras=keras.__version__, python=platform.python_version()),

@@ -4,7 +4,7 @@ flag answer before TensorFlow loads."""
 import dataclasses
 
 from dcgan_tf.config import option, use_ema_option
-from dcgan_tf.errors import UserError
+from dcgan_tf.errors import check
 
 FORMATS = ("savedmodel", "onnx", "tflite")
 
@@ -28,8 +28,7 @@ class ExportOptions:
 
 
 def validate(o: ExportOptions) -> None:
-  """UserError naming the flag for a bad --format, --max_batch or --batch."""
-  if o.format not in FORMATS:
-    raise UserError(f"--format: got {o.format!r}; valid: {', '.join(FORMATS)}")
-  if o.max_batch < 1 or o.batch < 1:
-    raise UserError(f"--max_batch and --batch must be >= 1, got {o.max_batch} and {o.batch}")
+  """UserError naming the field for a bad format, max_batch or batch."""
+  check(o.format in FORMATS, "format", f"got {o.format!r}; valid: {', '.join(FORMATS)}")
+  for name in ("max_batch", "batch"):
+    check(getattr(o, name) >= 1, name, f"must be >= 1, got {getattr(o, name)}")

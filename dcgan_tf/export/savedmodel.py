@@ -27,15 +27,14 @@ from dcgan_tf.export import warmup
 from dcgan_tf.export.options import ExportOptions
 
 
-def verify(path: str, config: Config, num_classes: int = 0,
-           max_batch: int = signatures.DEFAULT_MAX_BATCH):
+def verify(path: str, config: Config, max_batch: int = signatures.DEFAULT_MAX_BATCH):
   """Loads the SavedModel and calls every signature once; raises if anything is off."""
   loaded = tf.saved_model.load(path)
   num = min(2, max_batch)
   expected = (num, config.image_size, config.image_size, config.channels)
   for name in signatures.SIGNATURES:
     out = loaded.signatures[name](**signatures.example_inputs(name, config.latent_dim,
-                                                              num_classes, num))
+                                                              config.num_classes, num))
     if name == "generate_png":
       got = tf.stack([tf.io.decode_png(png, channels=config.channels) for png in out["png_bytes"]])
     else:
@@ -45,40 +44,39 @@ def verify(path: str, config: Config, num_classes: int = 0,
                          f"{tuple(got.shape)}, expected uint8{expected}")
 
 
-def export_generator(generator, path: str, config: Config, num_classes: int = 0, *,
-                     step: int = -1, ema: bool = False, scores: dict = None,
-                     max_batch: int = signatures.DEFAULT_MAX_BATCH) -> str:
-  """Writes, verifies and moves into place a SavedModel of `generator`. Returns `path`.
+def export_generator(generator, path: str, config: Config, *, step: int = -1, ema: bool = False,
+                     scores: dict = None, max_batch: int = signatures.DEFAULT_MAX_BATCH) -> str:
+  """Writes, verifies and moves into place a SavedModel of `generator`, the G of `config`
+  (config.num_classes: its classes). Returns `path`.
 
   step, ema, scores: recorded in its metadata (the checkpoint's step, whether `generator`
   holds the EMA weights, evaluation results). The export computes in float32 whatever
   policy `generator` was built under.
   """
   path = os.path.abspath(path)
-  generator = models.float32_generator(generator, config, num_classes)
-  info = metadata_lib.describe(config, num_classes, step=step, ema=ema, scores=scores,
-                               max_batch=max_batch)
+  generator = models.float32_generator(generator, config)
+  info = metadata_lib.describe(config, step=step, ema=ema, scores=scores, max_batch=max_batch)
   with atomic.replacing(path) as tmp:
-    signatures.build_archive(generator, config.latent_dim, num_classes,
+    signatures.build_archive(generator, config.latent_dim, config.num_classes,
                              max_batch).write_out(tmp, verbose=False)
     extra = os.path.join(tmp, "assets.extra")
     os.makedirs(extra, exist_ok=True)
     metadata_lib.write(tmp, info)
-    warmup.write(os.path.join(extra, warmup.FILE_NAME), config.latent_dim, num_classes,
+    warmup.write(os.path.join(extra, warmup.FILE_NAME), config.latent_dim, config.num_classes,
                  max_batch)
-    verify(tmp, config, num_classes, max_batch)
+    verify(tmp, config, max_batch)
   logging.info("Exported and verified SavedModel at %s", path)
   return path
 
 
-def export_best(workdir, best: dict, config: Config, num_classes: int) -> str:
+def export_best(workdir, best: dict, config: Config) -> str:
   """Exports the generator of the best evaluated checkpoint (train/evaluation.py) to
   WORKDIR/saved_model_best (its step and scores in saved_model_best.json beside it and in
   its metadata) and publishes it in WORKDIR/serving_best/STEP."""
   path = os.path.join(workdir.checkpoint_dir, best["checkpoint"])
   run = inference.load_run(workdir.path, path, discriminator=False)
-  out = export_generator(run.generator, workdir.saved_model_best_dir, config, num_classes,
-                         step=run.step, ema=run.ema, scores=best)
+  out = export_generator(run.generator, workdir.saved_model_best_dir, config, step=run.step,
+                         ema=run.ema, scores=best)
   record = dict(best, checkpoint=path, saved_model=out, generator="ema" if run.ema else "trained")
   atomic.write_text(workdir.saved_model_best_json_path,
                     json.dumps(record, indent=2, sort_keys=True))
@@ -100,9 +98,9 @@ def export_from_workdir(options: ExportOptions) -> str:
     from dcgan_tf.export import convert  # imports tf2onnx / the TFLite converter
     default = wd.onnx_path if options.format == "onnx" else wd.tflite_path
     return convert.export_file(run.generator, options.out or default, options.format,
-                               run.config, run.num_classes, batch=options.batch, **info)
+                               run.config, batch=options.batch, **info)
   out = export_generator(run.generator, options.out or wd.saved_model_dir, run.config,
-                         run.num_classes, max_batch=options.max_batch, **info)
+                         max_batch=options.max_batch, **info)
   if not options.out:
     serving.publish(out, wd.serving_dir, run.step, run.config.keep_checkpoints)
   return out

@@ -6,7 +6,10 @@ Variants (config.variant):
   cdcgan  dcgan with a label embedding in G's input and D's input channels
   sngan   dcgan with spectral normalization on D's layers and no batch norm in D
 Every network takes `(inputs, labels=None, training=False)`; unconditional ones
-ignore the labels, so callers never branch on the variant.
+ignore the labels, so callers never branch on the variant. The builders read everything,
+the class count too, from a Config whose class count is resolved (config.resolve_classes:
+train/setup.py with the dataset's classes, Workdir.load_config for a trained run). Their
+optional num_classes argument, when given, must equal config.num_classes.
 """
 
 import numpy as np
@@ -17,61 +20,43 @@ from dcgan_tf.errors import UserError
 from dcgan_tf.models import dcgan, mlp
 
 
-def conditional_classes(config: Config, dataset_classes: int = 0) -> int:
-  """Label classes the networks take: 0 unless conditional; unlabelled data is one class.
-
-  dataset_classes: classes the dataset's labels come from (0 = unlabelled, labels all 0).
-  Raises UserError when --num_classes contradicts a labelled dataset: an embedding
-  smaller than the label range fails at the first step, a larger one wastes rows.
-  """
-  if config.variant != "cdcgan":
-    return 0
-  if config.num_classes and dataset_classes and config.num_classes != dataset_classes:
-    raise UserError(f"--num_classes: {config.num_classes} does not match the {dataset_classes} "
-                    f"classes of --dataset={config.dataset}; set --num_classes={dataset_classes} "
-                    "or 0 (take it from the dataset)")
-  return config.num_classes or dataset_classes or 1
-
-
-def build_generator(config: Config, num_classes: int = 0):
+def build_generator(config: Config):
   """G for `config.variant`, with weights created (a pure function of config.seed,
-  models/init.py). num_classes: classes of the conditional variant (others ignore it)."""
-  n = conditional_classes(config, num_classes)
+  models/init.py); a conditional G takes config.num_classes classes."""
   kw = dict(image_size=config.image_size, channels=config.channels, seed=config.seed,
             latent_dim=config.latent_dim, name="generator")
   if config.variant == "gan":
     g = mlp.Generator(units=config.mlp_units, **kw)
   elif config.variant in ("dcgan", "cdcgan", "sngan"):
-    g = dcgan.Generator(filters=config.gen_filters, num_classes=n,
+    g = dcgan.Generator(filters=config.gen_filters, num_classes=_classes(config),
                         embedding_dim=config.embedding_dim,
                         subpixel_convs=_subpixel(config), **kw)
   else:
-    raise UserError(f"--variant: got {config.variant!r}; valid: {', '.join(VARIANTS)}")
+    raise UserError(f"got {config.variant!r}; valid: {', '.join(VARIANTS)}", "variant")
   g(np.zeros([2, config.latent_dim], np.float32), np.zeros([2], np.int32))  # create weights
   return g
 
 
-def build_discriminator(config: Config, num_classes: int = 0):
+def build_discriminator(config: Config):
   """D for `config.variant`, with weights created (see build_generator)."""
-  n = conditional_classes(config, num_classes)
   kw = dict(image_size=config.image_size, channels=config.channels, seed=config.seed,
             name="discriminator")
   if config.variant == "gan":
     d = mlp.Discriminator(units=config.mlp_units, pieces=config.maxout_pieces, **kw)
   elif config.variant in ("dcgan", "cdcgan", "sngan"):
     d = dcgan.Discriminator(filters=config.disc_filters, spectral_norm=config.variant == "sngan",
-                            num_classes=n, embedding_dim=config.embedding_dim,
+                            num_classes=_classes(config), embedding_dim=config.embedding_dim,
                             subpixel_convs=_subpixel(config), **kw)
   else:
-    raise UserError(f"--variant: got {config.variant!r}; valid: {', '.join(VARIANTS)}")
+    raise UserError(f"got {config.variant!r}; valid: {', '.join(VARIANTS)}", "variant")
   s = config.image_size
   d(np.zeros([2, s, s, config.channels], np.float32), np.zeros([2], np.int32))
   return d
 
 
-def build_models(config: Config, num_classes: int = 0):
+def build_models(config: Config):
   """(generator, discriminator) for `config.variant`, with weights created."""
-  return build_generator(config, num_classes), build_discriminator(config, num_classes)
+  return build_generator(config), build_discriminator(config)
 
 
 def copy_weights(source, target) -> None:
@@ -84,7 +69,7 @@ def copy_weights(source, target) -> None:
     t.assign(s)
 
 
-def float32_generator(generator, config: Config, num_classes: int = 0):
+def float32_generator(generator, config: Config):
   """`generator` itself when it computes in float32, else G rebuilt under the float32
   policy with `generator`'s weights: exports and evaluations are float32 whatever the
   training policy (a float16 G differs by a grey level on some pixels). A rebuilt copy
@@ -92,9 +77,18 @@ def float32_generator(generator, config: Config, num_classes: int = 0):
   if generator.dtype_policy.name == "float32":
     return generator
   with devices.dtype_policy("float32"):
-    copy = build_generator(config, num_classes)
+    copy = build_generator(config)
   copy_weights(generator, copy)
   return copy
+
+
+def _classes(config: Config) -> int:
+  """config.num_classes, which config.resolve_classes set: > 0 for the conditional variant
+  only. A config that skipped it would build networks of the wrong shape, silently."""
+  if (config.num_classes > 0) != (config.variant == "cdcgan"):
+    raise ValueError(f"num_classes={config.num_classes} with variant={config.variant!r}: "
+                     "build from a config passed through config.resolve_classes")
+  return config.num_classes
 
 
 def _subpixel(config: Config) -> bool:

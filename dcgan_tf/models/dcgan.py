@@ -31,7 +31,7 @@ def resolutions(image_size):
   """Hidden resolutions 4, 8, ..., image_size/2 (G's order)."""
   n = int(math.log2(image_size)) - 2
   if 2 ** (n + 2) != image_size or n < 1:
-    raise UserError(f"--image_size: must be a power of two >= 8, got {image_size}")
+    raise UserError(f"must be a power of two >= 8, got {image_size}", "image_size")
   return [4 * 2 ** i for i in range(n)]
 
 

@@ -56,7 +56,7 @@ class Discriminator(keras.Model):
   def __init__(self, image_size=32, channels=1, units=1200, pieces=5, seed=0, **kw):
     super().__init__(**kw)
     if units % pieces:
-      raise UserError(f"--mlp_units: must be a multiple of --maxout_pieces={pieces}, got {units}")
+      raise UserError(f"must be a multiple of maxout_pieces={pieces}, got {units}", "mlp_units")
     self.image_size, self.channels, self.num_classes = image_size, channels, 0
     seeds = Seeds(seed, self.name)
     self.flatten = layers.Flatten(name="flatten")

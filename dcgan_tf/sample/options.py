@@ -4,7 +4,7 @@ flag answer before TensorFlow loads."""
 import dataclasses
 
 from dcgan_tf.config import option, parse_truncations, saved_model_option, use_ema_option
-from dcgan_tf.errors import UserError
+from dcgan_tf.errors import UserError, check
 
 MODES = ("grid", "interpolate", "arithmetic", "kernels", "curves", "truncation", "nearest")
 DEFAULT_TRUNCATIONS = "0.25,0.5,1,2"
@@ -47,13 +47,11 @@ class SampleOptions:
 
 
 def validate(o: SampleOptions) -> None:
-  """UserError naming the flag for a bad --mode, --out, --num or --steps."""
-  if o.mode not in MODES:
-    raise UserError(f"--mode: got {o.mode!r}; valid: {', '.join(MODES)}")
-  if not o.out.lower().endswith(".png"):
-    raise UserError(f"--out: want a .png file name, got {o.out!r}")
-  if o.num < 0 or o.steps < 2:
-    raise UserError(f"--num must be >= 0 and --steps >= 2, got {o.num} and {o.steps}")
+  """UserError naming the field for a bad mode, out, num, steps or truncation."""
+  check(o.mode in MODES, "mode", f"got {o.mode!r}; valid: {', '.join(MODES)}")
+  check(o.out.lower().endswith(".png"), "out", f"want a .png file name, got {o.out!r}")
+  check(o.num >= 0, "num", f"must be >= 0, got {o.num}")
+  check(o.steps >= 2, "steps", f"must be >= 2, got {o.steps}")
   truncations(o)
 
 
@@ -63,7 +61,7 @@ def truncations(o: SampleOptions) -> list:
   values = parse_truncations(o.truncation or (
       DEFAULT_TRUNCATIONS if o.mode == "truncation" else ""))
   if len(values) > 1 and o.mode != "truncation":
-    raise UserError(f"--truncation: --mode={o.mode} takes one value, got {o.truncation!r}")
+    raise UserError(f"mode={o.mode} takes one value, got {o.truncation!r}", "truncation")
   if values and o.mode not in ("grid", "truncation"):
-    raise UserError(f"--truncation: only --mode=grid or truncation use it, not {o.mode}")
+    raise UserError(f"only mode=grid or truncation use it, not {o.mode}", "truncation")
   return values

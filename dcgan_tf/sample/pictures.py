@@ -85,8 +85,8 @@ def interpolation(run: Run, rows=8, steps=10, seed=0, spherical=True):
     z = np.stack([mix(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in ts])
     return _tile(generate(run, z.astype(np.float32)), rows)
   if isinstance(run.generator, inference.ExportedGenerator):
-    raise UserError("--saved_model: class-to-class interpolation needs G's label embedding, "
-                    "which an export does not expose; use a checkpoint")
+    raise UserError("class-to-class interpolation needs G's label embedding, which an export "
+                    "does not expose; use a checkpoint", "saved_model")
   table = np.asarray(run.generator.label_embedding.embed.embeddings.numpy())
   images = []
   for r in range(rows):
@@ -119,8 +119,8 @@ def parse_groups(text):
   except ValueError:
     groups = []
   if len(groups) != 3 or not all(groups):
-    raise UserError(f"--groups: want three comma-separated index lists joined by ':' "
-                    f"(A:B:C), e.g. 0,1,2:3,4,5:6,7,8; got {text!r}")
+    raise UserError(f"want three comma-separated index lists joined by ':' (A:B:C), e.g. "
+                    f"0,1,2:3,4,5:6,7,8; got {text!r}", "groups")
   return groups
 
 
@@ -138,13 +138,13 @@ def arithmetic(run: Run, rows=4, seed=0, group_size=3, z_from="", groups="", noi
   rng = np.random.default_rng(seeds.derive(seed, "arithmetic"))
   if z_from:
     if not os.path.isfile(z_from):
-      raise UserError(f"--z_from: no file {z_from!r}; write one with --mode=grid")
+      raise UserError(f"no file {z_from!r}; write one with mode=grid", "z_from")
     saved = np.load(z_from)
     index = parse_groups(groups)
     bad = [i for g in index for i in g if not 0 <= i < len(saved["z"])]
     if bad:
-      raise UserError(f"--groups: indices {bad} out of range for the {len(saved['z'])} z in "
-                      f"{z_from}")
+      raise UserError(f"indices {bad} out of range for the {len(saved['z'])} z in {z_from}",
+                      "groups")
     zs = [[saved["z"][index_group] for index_group in index]]
     labels = [[int(saved["labels"][g[0]]) if "labels" in saved and run.num_classes else 0
                for g in index]]
@@ -213,8 +213,8 @@ def make_picture(options: SampleOptions) -> dict:
       image = truncation_rows(run, summary["truncation"], o.num or 8, o.seed)
     else:
       if run.discriminator is None:
-        raise UserError("--saved_model: --mode=kernels draws D's filters; an export holds G "
-                        "only; use a checkpoint")
+        raise UserError("mode=kernels draws D's filters; an export holds G only; use a "
+                        "checkpoint", "saved_model")
       image = plots.kernels_image(run.discriminator)
   summary.update(step=step, shape=list(image.shape))
   write_picture(workdir, image, o.out, f"sample/{o.mode}", step)

@@ -74,7 +74,7 @@ def curves_image(workdir: Workdir, title=""):
   panels.append(("evaluation: accuracy / score (higher is better)", higher))
   panels = [(name, data) for name, data in panels if data]
   if not panels:
-    raise UserError(f"--workdir: no scalar summaries in {workdir.tensorboard_dir}; train first")
+    raise UserError(f"no scalar summaries in {workdir.tensorboard_dir}; train first", "workdir")
   fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
   for ax, (name, data) in zip(axes[0], panels):
     for tag, (steps, values) in sorted(data.items()):
@@ -102,7 +102,7 @@ def first_layer_kernel(discriminator):
         s, c = discriminator.image_size, discriminator.channels
         kernel = kernel.reshape(s, s, c, -1)
       return kernel
-  raise UserError("--mode=kernels: the discriminator has no kernel weights")
+  raise UserError("the discriminator has no kernel weights to draw", "mode")
 
 
 def kernels_image(discriminator, max_filters=64, min_side=32):

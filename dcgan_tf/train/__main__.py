@@ -32,9 +32,8 @@ cli.define_config_flags()
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.INFO)
+  options = cli.read_options(RunOptions)  # any workdir is valid; the config is checked next
   config = cli.config_from_flags()
-  options = cli.read_flags(RunOptions)
   workdir = options.workdir or workdir_lib.default_path(config)
   from dcgan_tf.train import loop  # imports TensorFlow: after the flags are checked
   summary = loop.train(config, workdir, overwrite=options.overwrite)

@@ -29,11 +29,11 @@ def make_optimizer(name, lr, beta_1, beta_2, loss_scale):
 
 
 def total_steps(config: Config, num_examples: int) -> int:
-  """--train_steps, or ceil(--epochs * examples / batch) when it is 0."""
+  """train_steps, or ceil(epochs * examples / batch) when it is 0."""
   if config.train_steps:
     return config.train_steps
   if num_examples <= 0:
-    raise UserError("--epochs: the dataset's size is unknown; set --train_steps instead")
+    raise UserError("the dataset's size is unknown; set train_steps instead", "epochs")
   return max(1, math.ceil(config.epochs * num_examples / config.batch_size))
 
 
@@ -45,21 +45,22 @@ def fixed_noise(config: Config) -> tf.Variable:
                                                 seed=seed), trainable=False, name="fixed_noise")
 
 
-def build_gan(config: Config, num_classes: int, strategy, policy: str):
-  """(compiled GAN, fixed noise), created under the strategy's scope.
+def build_gan(config: Config, strategy, policy: str):
+  """(compiled GAN, fixed noise) of `config` (its class count resolved:
+  config.resolve_classes), created under the strategy's scope.
 
   policy: the precision policy already set (devices.set_precision); mixed_float16
-  wraps both optimizers in loss scaling.
+  wraps both optimizers in loss scaling. train/setup.make_gan sets it and calls this.
   """
   with strategy.scope():
-    generator, discriminator = models.build_models(config, num_classes)
+    generator, discriminator = models.build_models(config)
     ema_generator = None
     if config.ema_decay > 0:  # G's architecture; starts as G's copy (train/ema.py)
-      ema_generator = models.build_generator(config, num_classes)
+      ema_generator = models.build_generator(config)
       models.copy_weights(generator, ema_generator)
     gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed,
               label_smoothing=config.label_smoothing, d_steps=config.d_steps,
-              recon_weight=config.recon_weight if num_classes else 0.0, loss=config.loss,
+              recon_weight=config.recon_weight if config.num_classes else 0.0, loss=config.loss,
               augment=config_lib.augment_policies(config.augment)[0],
               ema_generator=ema_generator, ema_decay=config.ema_decay)
     loss_scale = policy == "mixed_float16"

@@ -55,8 +55,8 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
     tf.tpu.experimental.initialize_tpu_system(resolver)
     strategy = tf.distribute.TPUStrategy(resolver)
   else:
-    raise UserError(f"--strategy: unknown strategy {name!r}; valid: auto, default, mirrored, "
-                    "multiworker, tpu")
+    raise UserError(f"unknown strategy {name!r}; valid: auto, default, mirrored, multiworker, "
+                    "tpu", "strategy")
   return strategy
 
 
@@ -95,8 +95,8 @@ def distributed_dataset(strategy, make_dataset, global_batch: int):
   """
   replicas = strategy.num_replicas_in_sync
   if global_batch % replicas:
-    raise UserError(f"--batch_size: {global_batch} is not divisible by the {replicas} replicas "
-                    f"of the strategy; use a multiple of {replicas}")
+    raise UserError(f"{global_batch} is not divisible by the {replicas} replicas of the "
+                    f"strategy; use a multiple of {replicas}", "batch_size")
   infos = []
 
   def dataset_fn(input_context):

@@ -43,12 +43,12 @@ CLASSIFIER_METRICS = ("fid", "kid")  # auto's choice when the classifier is cach
 FEATURE_METRICS = CLASSIFIER_METRICS + ("precision", "recall", "density", "coverage")
 
 
-def make_context(config: Config, workdir: Workdir, generator, num_classes: int) -> Context:
+def make_context(config: Config, workdir: Workdir, generator) -> Context:
   """An evaluation Context over the live `generator`, through its float32 copy when it
   trains in another precision (PeriodicEval syncs it and refresh()es before each use)."""
-  evaluated = models.float32_generator(generator, config, num_classes)
+  evaluated = models.float32_generator(generator, config)
   run = inference.Run(workdir=workdir, config=config, generator=evaluated, discriminator=None,
-                      num_classes=num_classes, step=0, checkpoint="",
+                      step=0, checkpoint="",
                       ema=config.ema_decay > 0)  # the run samples from its EMA G then
   # evaluate's defaults for the rest: its cached classifier is the one auto looks for.
   settings = Settings(num_samples=config.eval_samples, seed=EVAL_SEED,
@@ -81,7 +81,7 @@ class PeriodicEval(Action):
   def for_run(cls, run, writer) -> "PeriodicEval":
     """The evaluation of a training run (train/setup.py's Run), its sample generator."""
     config = run.config
-    context = make_context(config, run.out, run.sample_generator, run.num_classes)
+    context = make_context(config, run.out, run.sample_generator)
     metrics = resolve_metrics(config, context)
     if config.eval_best and config.eval_best not in metrics:
       raise UserError(f"{config.eval_best} is not among the metrics evaluated "

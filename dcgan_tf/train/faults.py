@@ -211,9 +211,9 @@ class Rollbacks:
     if self._in_a_row > self.max_rollbacks:
       raise UserError(
           f"non-finite {guard.what} at step {guard.step}; stopped after {self._in_a_row - 1} "
-          f"rollback(s) in a row (--max_rollbacks={self.max_rollbacks}). The last good "
-          f"checkpoint {run_checkpoints.last_path} is kept: lower --g_lr/--d_lr or change "
-          "--seed, then rerun to resume from it")
+          f"rollback(s) in a row (max_rollbacks={self.max_rollbacks}). The last good "
+          f"checkpoint {run_checkpoints.last_path} is kept: lower g_lr/d_lr or change "
+          "seed, then rerun to resume from it")
 
   def rolled_back(self, guard, restored: str) -> None:
     """Records the rollback to `restored` and re-arms the guard."""

@@ -45,8 +45,7 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
   config, gan, out = run.config, run.gan, run.out
   writer = tf.summary.create_file_writer(out.tensorboard_dir)
   with writer.as_default(step=run.start_step):
-    tf.summary.text("config", "```\n" + json.dumps(config.to_dict(), indent=2, sort_keys=True)
-                    + "\n```")
+    tf.summary.text("config", "```\n" + config.to_json() + "\n```")
   if run.start_step >= run.total_steps:
     logging.info("Already at step %d of %d: nothing to train", run.start_step, run.total_steps)
 
@@ -55,9 +54,9 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
   if gan.ema_generator is not None:
     ema_statistics = [ema.EMAStatistics(
         gan, (config.sample_every, config.checkpoint_every, config.eval_every),
-        run.num_classes, config.seed)]
+        config.num_classes, config.seed)]
   sampler = callbacks.SampleGrid(gan, run.sample_generator, writer, run.fixed_noise,
-                                 images.grid_labels(config.num_grid_samples, run.num_classes),
+                                 images.grid_labels(config.num_grid_samples, config.num_classes),
                                  config.sample_every, out)
   periodic_eval = []
   if config.eval_every:
@@ -175,11 +174,11 @@ def export(run: setup_lib.Run, step: int) -> dict:
   if bad:  # the final checkpoint was checked too: belt and braces before publishing
     raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step {step}")
   paths = {"saved_model": savedmodel.export_generator(
-      generator, run.out.saved_model_dir, config, run.num_classes, step=step,
+      generator, run.out.saved_model_dir, config, step=step,
       ema=run.gan.ema_generator is not None)}
   paths["serving"] = serving.publish(paths["saved_model"], run.out.serving_dir, step,
                                      config.keep_checkpoints)
   best = checkpoints.read_best(run.out) if config.eval_every else None
   if best is not None:
-    paths["saved_model_best"] = savedmodel.export_best(run.out, best, config, run.num_classes)
+    paths["saved_model_best"] = savedmodel.export_best(run.out, best, config)
   return paths

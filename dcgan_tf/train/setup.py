@@ -1,16 +1,15 @@
 """A training run's state, built once: setup(config, workdir) -> Run.
 
 In order: the strategy (first: MultiWorkerMirroredStrategy must exist before TensorFlow
-runs any op), the GPU check, the workdir checks (before any data is read), the global
-seed and precision policy, the data's facts (its Source: size and classes), the config
-with its class count resolved and saved, the compiled GAN with its fixed noise, the
+runs any op), the GPU check, the workdir checks (before any data is read), the data's
+facts (its Source: size and classes), the config with its class count resolved and saved,
+the compiled GAN with its fixed noise (make_gan: global seed, precision policy, build), the
 checkpoints restored (or a step-0 checkpoint written), and only then the input pipeline,
 shuffled with the seed of the step the run starts from (data.data_seed). train/loop.py
-fits it; tests and the bench build their runs here too.
+fits it; tests and the bench build their GANs with make_gan too.
 """
 
 import dataclasses
-import json
 from typing import Optional
 
 import keras
@@ -22,7 +21,6 @@ from dcgan_tf import checkpoints
 from dcgan_tf import config as config_lib
 from dcgan_tf import data as data_lib
 from dcgan_tf import devices
-from dcgan_tf import models
 from dcgan_tf import seeds
 from dcgan_tf.data import sources as sources_lib
 from dcgan_tf.train import build, distribute, faults
@@ -53,8 +51,7 @@ class Input:
 @dataclasses.dataclass
 class Run:
   """Everything a training run trains with (see the module docstring)."""
-  config: config_lib.Config  # num_classes resolved from the data when conditional
-  num_classes: int  # classes G and D take: > 0 only for the conditional variant
+  config: config_lib.Config  # num_classes resolved (config.resolve_classes), as saved
   strategy: tf.distribute.Strategy
   policy: str  # the precision policy set (devices.set_precision)
   workdir: Workdir  # the run's folder: checkpoints are restored from here
@@ -70,9 +67,27 @@ class Run:
   dataset: object  # the input pipeline of the first fit (from start_step, no rollback)
 
   @property
+  def num_classes(self) -> int:
+    """Classes G and D take: > 0 only for the conditional variant (config.num_classes)."""
+    return self.config.num_classes
+
+  @property
   def sample_generator(self):
     """The G that grids, evaluation and the export use: the EMA G when there is one."""
     return self.gan.generator if self.gan.ema_generator is None else self.gan.ema_generator
+
+
+def make_gan(config: config_lib.Config, strategy):
+  """(compiled GAN, fixed noise, precision policy) of a run of `config` (its class count
+  resolved: config.resolve_classes): the global seed, the precision policy
+  (devices.set_precision: global, read when layers are built), then build.build_gan.
+  The one way a GAN is built: setup() builds its run's here, tests and the bench theirs."""
+  # Anything unseeded (spectral norm's power-iteration vector) then starts alike in every
+  # process; everything else is seeded from its own stream (seeds.py).
+  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))
+  policy = devices.set_precision(config.precision)
+  gan, fixed_noise = build.build_gan(config, strategy, policy)
+  return gan, fixed_noise, policy
 
 
 def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> Run:
@@ -89,21 +104,17 @@ def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> R
   # (TF's multi-worker guide) and restore from run_dir.
   out = Workdir(distribute.write_dir(strategy, workdir))
   out.start(config, overwrite)
-  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))  # for anything unseeded
-  policy = devices.set_precision(config.precision)
-  logging.info("Training on %s", devices.describe(
-      strategy, policy, devices.resolve_jit_compile(config.jit_compile, strategy)))
 
   inputs = Input(config, strategy)
-  num_classes = models.conditional_classes(config, inputs.source.num_classes)
-  config = config.replace(num_classes=num_classes) if num_classes else config
+  config = config_lib.resolve_classes(config, inputs.source.num_classes)
   total_steps = build.total_steps(config, inputs.source.num_examples)
   out.save_config(config)
+  gan, fixed_noise, policy = make_gan(config, strategy)
+  logging.info("Training on %s", devices.describe(
+      strategy, policy, devices.resolve_jit_compile(config.jit_compile, strategy)))
   logging.info("Config (precision policy %s, conv_impl %s):\n%s", policy,
-               devices.resolve_conv_impl(config.conv_impl),
-               json.dumps(config.to_dict(), indent=2, sort_keys=True))
+               devices.resolve_conv_impl(config.conv_impl), config.to_json())
 
-  gan, fixed_noise = build.build_gan(config, num_classes, strategy, policy)
   guard = faults.NonFiniteGuard(gan)
   run_checkpoints = checkpoints.RunCheckpoints(gan, fixed_noise, run_dir, out,
                                                config.keep_checkpoints, guard)
@@ -116,8 +127,7 @@ def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> R
     # disk fails now, not at the first checkpoint hours later.
     run_checkpoints.save()
   np.save(out.fixed_noise_path, fixed_noise.numpy())
-  return Run(config=config, num_classes=num_classes, strategy=strategy, policy=policy,
-             workdir=run_dir, out=out,
+  return Run(config=config, strategy=strategy, policy=policy, workdir=run_dir, out=out,
              input=inputs, total_steps=total_steps, gan=gan, fixed_noise=fixed_noise,
              guard=guard, checkpoints=run_checkpoints, restored=restored,
              start_step=start_step, dataset=inputs.dataset(start_step))
