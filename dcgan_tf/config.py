@@ -125,6 +125,10 @@ class Config:
                             "after each step, with a warm-up (train/ema.py); its samples are "
                             "used for grids, sample, evaluate and the export. In [0, 1); 0 = "
                             "off.")
+  ema_stat_samples: int = option(4096, "EMA generator: z drawn to recompute its batch-norm "
+                                 "statistics before a grid, checkpoint, evaluation or export "
+                                 "(in batches of up to 256; >= 2). Fewer cost less per "
+                                 "checkpoint and estimate them more roughly.")
   # --- run ---
   seed: int = option(0, "Seed for weights, noise and data order.")
   log_every: int = option(50, "Steps between scalar logs (>= 1).")
@@ -277,6 +281,8 @@ def validate(config: Config) -> None:
   check(not unknown, "augment", f"unknown {', '.join(unknown)}; valid: any of "
         f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or empty")
   check(0 <= config.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {config.ema_decay}")
+  check(config.ema_stat_samples >= 2, "ema_stat_samples",  # a batch variance needs 2
+        f"must be >= 2, got {config.ema_stat_samples}")
   check(config.eval_every >= 0, "eval_every", f"must be >= 0 (0 = off), got {config.eval_every}")
   check(config.eval_samples >= 2, "eval_samples", f"must be >= 2, got {config.eval_samples}")
   metrics = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]

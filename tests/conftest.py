@@ -30,7 +30,10 @@ def tiny(**overrides) -> Config:
               # same on every machine, and ~40% less to build and trace than the CPU default
               # (models/subpixel.py), which has its own tests: layer by layer against Keras
               # (test_bench) and a run trained with it resumed with Keras' (test_resume).
-              conv_impl="keras")
+              conv_impl="keras",
+              # One batch of 256 z for the EMA G's batch-norm statistics, not 16 (train/ema.py):
+              # a third of a tiny run's time otherwise; test_ema covers the recomputation.
+              ema_stat_samples=256)
   base.update(overrides)
   return Config(**base)
 

@@ -171,8 +171,10 @@ def _per_second_ok(row, key, flops, batch, decimals=5):
 
 @pytest.mark.heavy
 def test_bench_command_prints_json_lines():
-  # --filters=8: the same rows and relations at a fraction of the paper widths' cost.
-  flags = dict(image_size=32, channels=1, batch_size=8, filters=8, dataset="digits")
+  # --filters=8: the same rows and relations at a fraction of the paper widths' cost;
+  # Keras' convolutions as conftest.tiny (the rows' relations do not depend on them).
+  flags = dict(image_size=32, channels=1, batch_size=8, filters=8, dataset="digits",
+               conv_impl="keras")
   result = run_module("dcgan_tf.bench", *[f"--{k}={v}" for k, v in flags.items()],
                       "--steps=2", "--warmup=1", "--rounds=2", "--matmul_size=128",
                       "--precision=float32,mixed_bfloat16", "--nojit_compile", "--breakdown",

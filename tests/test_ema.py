@@ -92,6 +92,15 @@ def test_statistics_are_the_mean_of_the_batch_statistics_of_the_ema_weights(on_c
   assert [layer.momentum for layer in ema.batch_norm_layers(g)] == [0.9] * (len(stats) // 2)
   for got, raw in zip(stats, _statistics(gan.generator)):  # not G's statistics
     assert np.abs(got - raw).max() > 1e-3
+  # Fewer samples than a batch (--ema_stat_samples=32): one batch of exactly those 32 z.
+  few = ema.statistics_inputs(32, gan.latent_dim, 0, seed=3)[0]
+  for layer in ema.batch_norm_layers(g):
+    layer.momentum = 0.0
+  g(few, training=True)
+  by_hand = _statistics(g)
+  ema.recompute_statistics(g, gan.latent_dim, 0, seed=3, samples=32)
+  for got, want in zip(_statistics(g), by_hand):  # the same ops on the same batch
+    np.testing.assert_array_equal(got, want)
 
 
 def test_statistics_are_recomputed_when_the_ema_g_is_read(on_cpu):
@@ -133,11 +142,15 @@ def test_a_round_of_steps_crossing_a_period_recomputes_the_statistics():
   assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(initial, _statistics(gan.ema_generator)))
 
 
-def test_ema_is_checkpointed_and_used_by_sample_evaluate_and_export(tmp_path):
+def test_ema_is_checkpointed_and_used_by_sample_evaluate_and_export(tmp_path, monkeypatch):
   from dcgan_tf import images, inference
   from dcgan_tf.train import loop
   workdir = str(tmp_path / "run")
-  summary = loop.train(tiny(train_steps=4, export=True), workdir)
+  samples, recompute = [], ema.recompute_statistics
+  monkeypatch.setattr(ema, "recompute_statistics",
+                      lambda *a: samples.append(a[4]) or recompute(*a))
+  summary = loop.train(tiny(train_steps=4, export=True, ema_stat_samples=96), workdir)
+  assert samples and set(samples) == {96}  # --ema_stat_samples reaches the recomputation
   keys = {k for k, _ in tf.train.list_variables(summary["checkpoint"])}
   assert "ema_generator/up1/deconv/kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys
   shadow = inference.load_run(workdir, discriminator=False)

@@ -10,11 +10,11 @@ gets its own decay whatever steps_per_execution is.
 Batch-norm statistics are recomputed for the EMA weights, not copied from G: G's moving
 statistics describe the activations of G's own weights, and applied to the averaged
 weights they mismatch (measured: copying scores a worse FID than recomputing,
-docs/results.md). Recomputing is a pass of the EMA G in training mode over STAT_SAMPLES
-fixed z (no data needed), averaging the batch statistics ("standing statistics", BigGAN).
+docs/results.md). Recomputing is a pass of the EMA G in training mode over
+--ema_stat_samples (default STAT_SAMPLES) fixed z (no data needed), averaging the batch statistics ("standing statistics", BigGAN).
 The z (and labels) are the "ema_statistics" stream of --seed (seeds.py), apart from the z
 that evaluation scores: the statistics describe G on any z, not on the evaluated ones.
-It costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so EMAStatistics runs it only when a
+By default it costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so EMAStatistics runs it only when a
 round of steps crosses a period of something that reads the EMA G (sample grid,
 checkpoint, evaluation), before a preemption checkpoint, and when fit ends; each
 checkpoint then holds statistics that match its EMA weights, and sample/evaluate/export
@@ -58,12 +58,13 @@ def recompute_statistics(generator, latent_dim: int, num_classes: int, seed: int
   training-mode batch statistics over `samples` z ~ N(0, 1) in batches of `batch_size`
   (labels uniform when conditional). z and labels are a function of `seed` (--seed;
   statistics_inputs), so the result depends only on the weights. A generator without batch
-  norm is left as it is.
+  norm is left as it is. samples < batch_size: one batch of `samples`.
   """
   layers = batch_norm_layers(generator)
   if not layers:
     return
   momenta = [layer.momentum for layer in layers]
+  batch_size = min(batch_size, samples)
   batches = max(1, samples // batch_size)
   z, labels = statistics_inputs(batches * batch_size, latent_dim, num_classes, seed)
   try:
@@ -85,14 +86,14 @@ class EMAStatistics(Action):
 
   periods: the step periods at which something reads the EMA G (sample grid, checkpoint,
   evaluation; 0 = none). num_classes: > 0 when G is conditional. seed: --seed, of the
-  recomputation's z (statistics_inputs).
+  recomputation's z (statistics_inputs). samples: --ema_stat_samples, how many z.
   """
 
-  def __init__(self, gan, periods=(), num_classes=0, seed=0):
+  def __init__(self, gan, periods=(), num_classes=0, seed=0, samples=STAT_SAMPLES):
     super().__init__()
     self.gan = gan
     self.periods = tuple(int(p) for p in periods if p)
-    self.num_classes, self.seed = int(num_classes), int(seed)
+    self.num_classes, self.seed, self.samples = int(num_classes), int(seed), int(samples)
     self.last_step = None
     self.stats_step = None  # step whose EMA weights the statistics describe
 
@@ -104,7 +105,7 @@ class EMAStatistics(Action):
     """Recomputes the EMA G's batch-norm statistics unless they match its weights already."""
     if self.stats_step != self.last_step:
       recompute_statistics(self.gan.ema_generator, self.gan.latent_dim, self.num_classes,
-                           self.seed)
+                           self.seed, self.samples)
       self.stats_step = self.last_step
 
   def after(self, previous, step, logs):

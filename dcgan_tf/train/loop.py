@@ -54,7 +54,7 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
   if gan.ema_generator is not None:
     ema_statistics = [ema.EMAStatistics(
         gan, (config.sample_every, config.checkpoint_every, config.eval_every),
-        config.num_classes, config.seed)]
+        config.num_classes, config.seed, config.ema_stat_samples)]
   sampler = callbacks.SampleGrid(gan, run.sample_generator, writer, run.fixed_noise,
                                  images.grid_labels(config.num_grid_samples, config.num_classes),
                                  config.sample_every, out)
