@@ -154,7 +154,7 @@ class Cluster:
            "--disc_filters=8", "--latent_dim=16", "--batch_size=16", "--log_every=1",
            "--sample_every=1000", "--checkpoint_every=1000", "--num_grid_samples=4",
            "--shuffle_buffer=64", "--precision=float32", "--strategy=multiworker",
-           "--conv_impl=keras"]  # as conftest.tiny: Keras' convolutions, less to build
+           "--conv_impl=keras", "--ema_stat_samples=256"]  # as conftest.tiny: less to build
 
   def __init__(self, tmp_path, workdir, train_steps):
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
