@@ -208,7 +208,7 @@ class Context:
     s = self.settings
     if s.fake_split == self.config.split:
       raise UserError(f"{s.fake_split!r} is the split the real images come from; give a "
-                      "held-out one (e.g. test), or --real_split=another", "fake_split")
+                      "held-out one (e.g. test), or real_split=another", "fake_split")
     images, labels, _ = load_images(self.run.config, s.num_samples, s.seed,
                                     split=s.fake_split, draw="fake_split")
     return images, labels
@@ -258,7 +258,7 @@ class Context:
                                               draw="classifier")
     if num_classes < 2:
       raise UserError(f"classifier: dataset {c.dataset!r} has no class labels; "
-                      "use --feature_extractor=inception", "feature_extractor")
+                      "use feature_extractor=inception", "feature_extractor")
     held = max(1, len(images) // 10)
     logging.info("Training the FID classifier on %d %s images (%d epochs)", len(images) - held,
                  c.dataset, s.classifier_epochs)

@@ -85,7 +85,7 @@ class PeriodicEval(Action):
     metrics = resolve_metrics(config, context)
     if config.eval_best and config.eval_best not in metrics:
       raise UserError(f"{config.eval_best} is not among the metrics evaluated "
-                      f"({', '.join(metrics)}; --eval_metrics={config.eval_metrics})",
+                      f"({', '.join(metrics)}; eval_metrics={config.eval_metrics})",
                       "eval_best")
     logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
                  config.eval_every, config.eval_samples)
