@@ -127,8 +127,8 @@ class Config:
                             "off.")
   ema_stat_samples: int = option(4096, "EMA generator: z drawn to recompute its batch-norm "
                                  "statistics before a grid, checkpoint, evaluation or export "
-                                 "(in batches of up to 256; >= 2). Fewer cost less per "
-                                 "checkpoint and estimate them more roughly.")
+                                 "(2 to 256, or a multiple of 256: batches of 256). Fewer "
+                                 "cost less per checkpoint, estimated more roughly.")
   # --- run ---
   seed: int = option(0, "Seed for weights, noise and data order.")
   log_every: int = option(50, "Steps between scalar logs (>= 1).")
@@ -281,8 +281,9 @@ def validate(config: Config) -> None:
   check(not unknown, "augment", f"unknown {', '.join(unknown)}; valid: any of "
         f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or empty")
   check(0 <= config.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {config.ema_decay}")
-  check(config.ema_stat_samples >= 2, "ema_stat_samples",  # a batch variance needs 2
-        f"must be >= 2, got {config.ema_stat_samples}")
+  n = config.ema_stat_samples  # batches of 256 (train/ema.py); a batch variance needs 2
+  check(2 <= n <= 256 or n % 256 == 0, "ema_stat_samples",
+        f"must be 2 to 256 or a multiple of 256, got {n}")
   check(config.eval_every >= 0, "eval_every", f"must be >= 0 (0 = off), got {config.eval_every}")
   check(config.eval_samples >= 2, "eval_samples", f"must be >= 2, got {config.eval_samples}")
   metrics = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]

@@ -2,11 +2,13 @@
 
 Library code raises UserError(message, field=NAME): a one-line message saying what is wrong
 and what would be valid, and the Config / options field it concerns (None when it is about a
-file or the machine, not a setting). It never spells a command-line flag: str(error) reads
+file or the machine, not a setting). The field is named, not its flag: str(error) reads
 "NAME: message" for a caller of the library, and the entry points (cli.run) print
-`error: --NAME: message` with exit code 1 and no traceback, since every field is a flag of
-that name (cli.define_flags). Any other exception is a bug (here, in Keras or in TensorFlow)
-and keeps its traceback.
+`error: --NAME: message` with exit code 1 and no traceback (cli.define_flags names each
+flag after its field; a field of the run's saved config, such as dataset, reads as the
+setting the run was trained with). Only advice to rerun a command spells a flag
+(--overwrite). Any other exception is a bug (here, in Keras or in TensorFlow) and keeps its
+traceback.
 """
 
 import re
@@ -23,7 +25,7 @@ class UserError(Exception):
   """
 
   def __init__(self, message: str, field: str = None):
-    super().__init__(message)
+    super().__init__(message, field)  # both in args: a pickled error keeps its field
     self.message, self.field = message, field
 
   def __str__(self):

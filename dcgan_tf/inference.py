@@ -53,7 +53,7 @@ def load_run(workdir: str, checkpoint: str = "", discriminator: bool = True,
   """
   if saved_model:
     if checkpoint:
-      raise UserError("cannot go with checkpoint: give one (an export has one step)",
+      raise UserError("give saved_model or checkpoint, not both (an export has one step)",
                       "saved_model")
     return load_export(workdir, saved_model)
   wd = Workdir(workdir)

@@ -24,11 +24,13 @@ def test_every_config_file_validates():
 
 @pytest.mark.parametrize("field,value", [("image_size", 48), ("variant", "wgan"), ("d_steps", 0),
                                          ("label_smoothing", 0.5), ("g_lr", 0.0),
-                                         ("ema_stat_samples", 1)])
+                                         ("ema_stat_samples", 1), ("ema_stat_samples", 300)])
 def test_validate_names_the_field(field, value):
   with pytest.raises(UserError, match=f"^{field}: ") as error:
     config_lib.validate(Config(**{field: value}))
   assert error.value.field == field and error.value.as_flag().startswith(f"--{field}: ")
+  import pickle  # as an error crosses processes (multiprocessing, tf.data workers)
+  assert pickle.loads(pickle.dumps(error.value)).as_flag() == error.value.as_flag()
 
 
 def test_identity_conflicts_only_compare_fields_the_variant_uses():

@@ -78,7 +78,7 @@ def test_failed_download_says_how_to_place_files(name, words, tmp_path, monkeypa
   message = str(err.value)
   assert "\n" not in message and "ConnectionError: no network" in message
   assert message.startswith("dataset: could not load TFDS dataset") and err.value.field == "dataset"
-  assert words in message and "manual_dir=DIR" in message
+  assert words in message and "manual_dir=DIR" in message and f"for '{name}'" in message
 
 
 def _write_idx(folder, prefix, images, labels):

@@ -123,7 +123,7 @@ def test_xla_auto_follows_the_devices(monkeypatch):
 # test_gpu_setup's OneDeviceStrategy test; mixed_bfloat16 trains through the whole training
 # function below (and its XLA compile is ~3x the others' on CPU).
 @pytest.mark.parametrize("precision", ["mixed_float16"])
-def test_xla_step_under_every_policy(precision):
+def test_xla_step_under_the_gpu_policy(precision):
   """The whole step compiles with XLA (--jit_compile=on) and trains under the policies
   devices.resolve_precision picks on CPUs and GPUs."""
   gan, config, _ = _gan(precision, jit_compile="on")

@@ -241,7 +241,7 @@ def test_sample_and_evaluate_read_an_export_back(workdir, tmp_path):
   assert np.abs(picture(saved_model=served_path).astype(int) - picture()).max() <= 1
   with pytest.raises(UserError, match="^saved_model: mode=kernels draws D's filters"):
     picture(saved_model=served_path, mode="kernels")
-  with pytest.raises(UserError, match="give one"):
+  with pytest.raises(UserError, match="^saved_model: give saved_model or checkpoint, not both"):
     picture(saved_model=served_path, checkpoint="2")
 
   results = evaluator.evaluate(eval_options.Options(

@@ -217,8 +217,8 @@ def test_num_classes_must_match_a_labelled_dataset():
 
 
 def test_builders_take_the_class_count_of_a_resolved_config():
-  """config.num_classes is the networks' one source: an unresolved config, or a count given
-  beside it that differs, is a bug that would build networks of the wrong shape."""
+  """config.num_classes is the networks' one source: an unresolved config is a bug that
+  would build networks of the wrong shape."""
   with pytest.raises(ValueError, match="resolve_classes"):
     models.build_generator(tiny(variant="cdcgan"))
   with pytest.raises(ValueError, match="resolve_classes"):

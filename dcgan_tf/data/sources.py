@@ -172,8 +172,8 @@ def tfds_source(tfds_name: str, config: Config, name: str, shard: Shard = NO_SHA
     ds = builder.as_dataset(split=split, shuffle_files=True,
                             read_config=tfds.ReadConfig(shuffle_seed=_file_order(config)))
   except Exception as e:  # TFDS raises many types (network, checksum, missing files, split).
-    raise UserError(f"could not load TFDS dataset {tfds_name!r} ({_one_line(e)}). {hint}",
-                    "dataset") from None
+    raise UserError(f"could not load TFDS dataset {tfds_name!r} for {config.dataset!r} "
+                    f"({_one_line(e)}). {hint}", "dataset") from None
   try:
     total = builder.info.splits[config.split].num_examples
   except (KeyError, ValueError, AssertionError):  # not generated (mock data), odd split

@@ -115,7 +115,7 @@ def load_images(config, num, seed, split=None, dataset=None, as_trained=True, dr
           images[slot], labels[slot] = x[i], y[i]
     seen += len(x)
   if not images:
-    raise UserError(f"{cfg.dataset!r} split {cfg.split!r} has no images", "dataset")
+    raise UserError(f"split {cfg.split!r} of dataset {cfg.dataset!r} has no images")
   if num and len(images) < num:
     logging.warning("%s/%s has only %d images (wanted %d)", cfg.dataset, cfg.split, len(images),
                     num)
@@ -257,8 +257,9 @@ class Context:
     images, labels, num_classes = load_images(c, s.classifier_examples, s.seed,
                                               draw="classifier")
     if num_classes < 2:
-      raise UserError(f"classifier: dataset {c.dataset!r} has no class labels; "
-                      "use feature_extractor=inception", "feature_extractor")
+      raise UserError(f"the classifier's features need class labels, which dataset "
+                      f"{c.dataset!r} has none of; use feature_extractor=inception",
+                      "feature_extractor")
     held = max(1, len(images) // 10)
     logging.info("Training the FID classifier on %d %s images (%d epochs)", len(images) - held,
                  c.dataset, s.classifier_epochs)

@@ -8,8 +8,7 @@ Variants (config.variant):
 Every network takes `(inputs, labels=None, training=False)`; unconditional ones
 ignore the labels, so callers never branch on the variant. The builders read everything,
 the class count too, from a Config whose class count is resolved (config.resolve_classes:
-train/setup.py with the dataset's classes, Workdir.load_config for a trained run). Their
-optional num_classes argument, when given, must equal config.num_classes.
+train/setup.py with the dataset's classes, Workdir.load_config for a trained run).
 """
 
 import numpy as np

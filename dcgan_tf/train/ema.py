@@ -11,11 +11,12 @@ Batch-norm statistics are recomputed for the EMA weights, not copied from G: G's
 statistics describe the activations of G's own weights, and applied to the averaged
 weights they mismatch (measured: copying scores a worse FID than recomputing,
 docs/results.md). Recomputing is a pass of the EMA G in training mode over
---ema_stat_samples (default STAT_SAMPLES) fixed z (no data needed), averaging the batch statistics ("standing statistics", BigGAN).
+--ema_stat_samples (default STAT_SAMPLES) fixed z (no data needed), averaging the batch
+statistics ("standing statistics", BigGAN).
 The z (and labels) are the "ema_statistics" stream of --seed (seeds.py), apart from the z
 that evaluation scores: the statistics describe G on any z, not on the evaluated ones.
-By default it costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so EMAStatistics runs it only when a
-round of steps crosses a period of something that reads the EMA G (sample grid,
+By default it costs STAT_SAMPLES / STAT_BATCH = 16 G forwards, so EMAStatistics runs it
+only when a round of steps crosses a period of something that reads the EMA G (sample grid,
 checkpoint, evaluation), before a preemption checkpoint, and when fit ends; each
 checkpoint then holds statistics that match its EMA weights, and sample/evaluate/export
 read them from there. The EMA G is checkpointed as `ema_generator/...`, restored with the

@@ -1,10 +1,10 @@
 """A training run's state, built once: setup(config, workdir) -> Run.
 
 In order: the strategy (first: MultiWorkerMirroredStrategy must exist before TensorFlow
-runs any op), the GPU check, the workdir checks (before any data is read), the data's
-facts (its Source: size and classes), the config with its class count resolved and saved,
-the compiled GAN with its fixed noise (make_gan: global seed, precision policy, build), the
-checkpoints restored (or a step-0 checkpoint written), and only then the input pipeline,
+runs any op), the GPU check, the workdir checks (before any data is read), the global seed
+(seed_process), the data's facts (its Source: size and classes), the config with its class
+count resolved and saved, the compiled GAN with its fixed noise (make_gan: global seed,
+precision policy, build), the checkpoints restored (or a step-0 checkpoint written), and only then the input pipeline,
 shuffled with the seed of the step the run starts from (data.data_seed). train/loop.py
 fits it; tests and the bench build their GANs with make_gan too.
 """
@@ -77,14 +77,20 @@ class Run:
     return self.gan.generator if self.gan.ema_generator is None else self.gan.ema_generator
 
 
+def seed_process(config: config_lib.Config) -> None:
+  """TensorFlow's, NumPy's and Python's global seeds from --seed (the "global" stream).
+  Everything of ours is seeded from its own stream (seeds.py); this is for what is not:
+  spectral norm's power-iteration vector, and the op seeds TF combines with the global one
+  (the shuffled file order of folder and TFDS sources). Set before either is created."""
+  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))
+
+
 def make_gan(config: config_lib.Config, strategy):
   """(compiled GAN, fixed noise, precision policy) of a run of `config` (its class count
   resolved: config.resolve_classes): the global seed, the precision policy
   (devices.set_precision: global, read when layers are built), then build.build_gan.
   The one way a GAN is built: setup() builds its run's here, tests and the bench theirs."""
-  # Anything unseeded (spectral norm's power-iteration vector) then starts alike in every
-  # process; everything else is seeded from its own stream (seeds.py).
-  keras.utils.set_random_seed(seeds.derive(config.seed, "global"))
+  seed_process(config)  # again: the unseeded draws of the build start alike in any process
   policy = devices.set_precision(config.precision)
   gan, fixed_noise = build.build_gan(config, strategy, policy)
   return gan, fixed_noise, policy
@@ -105,6 +111,7 @@ def setup(config: config_lib.Config, workdir: str, overwrite: bool = False) -> R
   out = Workdir(distribute.write_dir(strategy, workdir))
   out.start(config, overwrite)
 
+  seed_process(config)  # before the data's file order is drawn
   inputs = Input(config, strategy)
   config = config_lib.resolve_classes(config, inputs.source.num_classes)
   total_steps = build.total_steps(config, inputs.source.num_examples)
