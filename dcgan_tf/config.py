@@ -86,7 +86,8 @@ class Config:
   manual_dir: str = option("", "TFDS manual_dir for datasets whose download must be placed by hand.")
   split: str = option("train", "Dataset split to train on.")
   cache: str = option("memory", "Cache decoded images: 'memory', 'none', or a file path prefix.")
-  shuffle_buffer: int = option(10000, "Shuffle buffer size in examples (>= 1).")
+  shuffle_buffer: int = option(10000, "Shuffle buffer size in examples (>= 1); 1 = no "
+                               "shuffling, files too: the split in its stored order.")
   random_flip: bool = option(False, "Random horizontal flips (off in the DCGAN paper).")
   mnist_augment: bool = option(False, "Random rotation up to 30 degrees and 4-pixel padded random "
                                "crop, as in the conditional-GAN MNIST study.")

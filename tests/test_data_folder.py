@@ -143,3 +143,22 @@ def test_lsun_lmdb_export(tmp_path):
   images, labels = next(iter(ds))
   assert images.shape == (5, 64, 64, 3) and not labels.numpy().any()
   assert source.stats == dict(decoded=5, skipped=1, passes=1)
+
+
+def test_evaluation_reads_a_folder_alike_whatever_the_global_seed(image_folder):
+  """The real images of an evaluation (a reservoir sample over the split in its stored
+  order) do not depend on TensorFlow's global seed, which a training process sets and
+  `evaluate` does not: a folder's file shuffle would mix it in (sources._file_order)."""
+  import keras
+  from dcgan_tf.evaluate import context
+  config = tiny(dataset="folder:" + image_folder, channels=3, random_flip=False)
+  drawn = []
+  for global_seed in (1, 2):
+    keras.utils.set_random_seed(global_seed)
+    drawn.append(context.load_images(config, 5, seed=0))
+  np.testing.assert_array_equal(drawn[0][0], drawn[1][0])
+  np.testing.assert_array_equal(drawn[0][1], drawn[1][1])
+  # Training still mixes the files: their order changes with the run's shuffle seed.
+  orders = [[tuple(x.numpy().ravel()[:8]) for x, _ in data.make_dataset(
+      config.replace(seed=s), batch_size=1, repeat=False)[0]] for s in (0, 1)]
+  assert sorted(orders[0]) == sorted(orders[1]) and orders[0] != orders[1]

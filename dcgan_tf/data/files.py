@@ -5,7 +5,7 @@ Both yield encoded images that the pipeline decodes in parallel with
 """
 
 import os
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -77,13 +77,13 @@ def _probe(read, items, names, where: str) -> None:
                   f"(first error: {first_error})", DATASET)
 
 
-def folder_source(root: str, name: str, seed: int, shard: Shard = NO_SHARD,
+def folder_source(root: str, name: str, seed: Optional[int], shard: Shard = NO_SHARD,
                   labelled: bool = True) -> Source:
   """Images under `root`; labels from first-level sub-folders when there are 2 or more.
   name: the Source's name (data.base.Source).
 
   Files are shuffled (seeded, reshuffled each pass) before decoding, so a
-  pipeline without a cache still mixes the whole folder.
+  pipeline without a cache still mixes the whole folder; seed None: in listing order.
   """
   root = os.path.abspath(os.path.expanduser(root))
   paths, groups, ignored = list_image_files(root)
@@ -96,7 +96,8 @@ def folder_source(root: str, name: str, seed: int, shard: Shard = NO_SHARD,
   ds = tf.data.Dataset.from_tensor_slices((paths, labels))
   ds = shard_dataset(ds, shard)
   count = shard_size(len(paths), shard)
-  ds = ds.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
+  if seed is not None:
+    ds = ds.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
   shown = ", ".join(class_names[:10]) + (", ..." if len(class_names) > 10 else "")
   logging.info("%s: %d image files, %s; %d files with other extensions ignored", name, len(paths),
                f"{len(class_names)} classes ({shown})" if class_names else "unlabelled", ignored)

@@ -53,10 +53,12 @@ def _name(config: Config) -> str:
   return f"--dataset={config.dataset}"
 
 
-def _file_order(config: Config) -> int:
+def _file_order(config: Config) -> Optional[int]:
   """Seed of the order files are read in (TFDS shuffle_files, folders): the "file_order"
-  stream of --seed (seeds.py)."""
-  return seeds.derive(config.seed, "file_order")
+  stream of --seed (seeds.py); None (the stored order) with shuffle_buffer=1. TF combines
+  the seed with its global seed, so only the stored order is the same in every process
+  (evaluation's real images: evaluate/context.py load_images)."""
+  return None if config.shuffle_buffer == 1 else seeds.derive(config.seed, "file_order")
 
 
 def _array_source(images, labels, num_classes, name, shard) -> Source:
@@ -169,8 +171,9 @@ def tfds_source(tfds_name: str, config: Config, name: str, shard: Shard = NO_SHA
         manual_dir=config.manual_dir or None))
     # All features are decoded (SkipDecoding of e.g. the pets' masks would save little,
     # once per image before the cache, and breaks tfds.testing.mock_data).
-    ds = builder.as_dataset(split=split, shuffle_files=True,
-                            read_config=tfds.ReadConfig(shuffle_seed=_file_order(config)))
+    order = _file_order(config)
+    ds = builder.as_dataset(split=split, shuffle_files=order is not None,
+                            read_config=tfds.ReadConfig(shuffle_seed=order))
   except Exception as e:  # TFDS raises many types (network, checksum, missing files, split).
     raise UserError(f"could not load TFDS dataset {tfds_name!r} for {config.dataset!r} "
                     f"({_one_line(e)}). {hint}", "dataset") from None

@@ -93,7 +93,7 @@ def load_images(config, num, seed, split=None, dataset=None, as_trained=True, dr
   """
   stream = seeds.derive(seed, "eval_images", draw)
   cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
-                       cache="none", shuffle_buffer=1)  # a buffer of 1: the split's own order
+                       cache="none", shuffle_buffer=1)  # 1: the split's stored order, files too
   if not as_trained:  # the images as stored (memorisation looks for copies of these)
     cfg = cfg.replace(random_flip=False, mnist_augment=False)
   # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
