@@ -128,6 +128,19 @@ def test_cli_user_error_is_one_line(workdir):
   assert "--checkpoint: no checkpoint" in result.stderr and "ckpt-2" in result.stderr
 
 
+def test_settings_are_evaluate_options_but_what_picks_the_generator_and_metrics():
+  """Context's Settings mirror evaluate's options field by field (Settings.from_options);
+  an option the Context reads must be added to both: only these stay out of it."""
+  import dataclasses
+  from dcgan_tf.evaluate.context import Settings
+  options = {f.name: f for f in dataclasses.fields(eval_options.Options)}
+  settings = {f.name: f for f in dataclasses.fields(Settings)}
+  assert set(options) - set(settings) == {"workdir", "checkpoint", "saved_model", "use_ema",
+                                          "metrics", "truncation"}
+  for name, field in settings.items():  # the same defaults: training evaluates as evaluate
+    assert field.default is dataclasses.MISSING or field.default == options[name].default
+
+
 @pytest.mark.parametrize("kw, error, message", [
     (dict(metrics="swd,bogus"), UserError, "^metrics: unknown bogus"),
     (dict(metrics="fid", feature_extractor="vgg"), UserError, "^feature_extractor: "),
