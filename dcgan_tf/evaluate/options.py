@@ -74,7 +74,7 @@ def truncations(options: Options) -> list:
   """--truncation as floats > 0 ([] when empty); UserError naming the field otherwise."""
   values = parse_truncations(options.truncation)
   check(not (values and options.fake_split), "truncation",
-        "scores G's samples; --fake_split replaces them")
+        "scores G's samples; fake_split replaces them")
   return values
 
 
