@@ -55,6 +55,19 @@ def test_workdir_config_round_trip_and_conflicts(tmp_path):
     workdir.start(config.replace(image_size=32))
 
 
+
+def test_config_json_keeps_settings_set_to_zero_or_off(tmp_path):
+  """Settings whose value is 0, False or "" but whose default is not are written too: a
+  run trained without EMA or export must read back as one."""
+  from dcgan_tf.workdir import Workdir
+  config = Config(ema_decay=0.0, export=False, beta_1=0.0, eval_metrics="", eval_samples=2)
+  assert all(getattr(config, k) != getattr(Config(), k)
+             for k in ("ema_decay", "export", "beta_1", "eval_metrics"))
+  workdir = Workdir(str(tmp_path / "w"))
+  workdir.save_config(config)
+  assert workdir.load_config() == config
+
+
 def test_config_json_reads_with_its_class_count_resolved(tmp_path):
   """config.json holds the class count a run trained with (train/setup.py); one that holds
   0 for the conditional variant reads as one class (as with unlabelled data), and another

@@ -57,6 +57,30 @@ def test_mocked_tfds_dataset_batches(name, tmp_path, no_debian):
   _check_batch(images, labels, 4, config.image_size, config.channels, MOCKED[name])
 
 
+def test_tfds_files_are_read_in_stored_order_with_shuffle_buffer_one(tmp_path, no_debian,
+                                                                     monkeypatch):
+  """shuffle_buffer=1 (evaluation's real images) reads TFDS files in their stored order, not
+  shuffled by an unseeded op; otherwise in the run's seeded file order."""
+  from dcgan_tf import seeds
+  calls, builder = [], tfds.builder
+
+  def recording_builder(*args, **kw):
+    b = builder(*args, **kw)
+    as_dataset = b.as_dataset
+    b.as_dataset = lambda **a: calls.append(a) or as_dataset(**a)
+    return b
+
+  monkeypatch.setattr(tfds, "builder", recording_builder)
+  config = tiny(dataset="mnist", batch_size=4, data_dir=str(tmp_path), seed=3)
+  with tfds.testing.mock_data(num_examples=8, data_dir=str(tmp_path)):
+    for shuffle_buffer in (1, 8):
+      data.make_dataset(config.replace(shuffle_buffer=shuffle_buffer))
+  stored, shuffled = calls
+  assert not stored["shuffle_files"] and stored["read_config"].shuffle_seed is None
+  assert shuffled["shuffle_files"]
+  assert shuffled["read_config"].shuffle_seed == seeds.derive(3, "file_order")
+
+
 def test_tfds_prefix_and_unknown_name(tmp_path):
   config = tiny(dataset="tfds:lsun/bedroom", channels=3, batch_size=2, data_dir=str(tmp_path))
   with tfds.testing.mock_data(num_examples=4, data_dir=str(tmp_path)):

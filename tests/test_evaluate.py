@@ -141,6 +141,21 @@ def test_settings_are_evaluate_options_but_what_picks_the_generator_and_metrics(
     assert field.default is dataclasses.MISSING or field.default == options[name].default
 
 
+def test_score_times_each_metric(monkeypatch):
+  """score() returns each metric's result and the seconds it took (what evaluate writes as
+  results["seconds"]), timed on a fake clock: exact, whatever the machine's load."""
+  import types
+  from dcgan_tf.evaluate import evaluator
+  clock = iter([100.0, 100.25, 200.0, 201.5])
+  monkeypatch.setattr(evaluator, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+  monkeypatch.setattr(evaluator, "METRIC_FNS", {"a": lambda ctx: dict(value=1.0),
+                                                "b": lambda ctx: dict(value=2.0, extra=3)})
+  ctx = types.SimpleNamespace(samples=types.SimpleNamespace(truncation=None))
+  results, seconds = evaluator.score(ctx, ["a", "b"])
+  assert results == {"a": dict(value=1.0), "b": dict(value=2.0, extra=3)}
+  assert seconds == {"a": 0.25, "b": 1.5}
+
+
 @pytest.mark.parametrize("kw, error, message", [
     (dict(metrics="swd,bogus"), UserError, "^metrics: unknown bogus"),
     (dict(metrics="fid", feature_extractor="vgg"), UserError, "^feature_extractor: "),

@@ -276,3 +276,16 @@ def test_an_export_of_another_model_is_refused(workdir, tmp_path):
   metadata.write(other, dict(info, format="onnx"))
   with pytest.raises(UserError, match="is a onnx export; give a SavedModel"):
     inference.load_run(workdir, saved_model=other)
+
+
+def test_an_export_with_another_class_count_is_refused(workdir, tmp_path):
+  """An export whose G takes labels (or other classes) cannot stand in for this run's G."""
+  import shutil
+  from dcgan_tf import inference
+  from dcgan_tf.export import metadata
+  other = str(tmp_path / "other")
+  shutil.copytree(os.path.join(workdir, "saved_model"), other)
+  metadata.write(other, dict(metadata.read(other), num_classes=10))
+  with pytest.raises(UserError, match=r"^saved_model: .* has num_classes=10, the run .* "
+                                      r"num_classes=0"):
+    inference.load_run(workdir, saved_model=other)

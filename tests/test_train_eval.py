@@ -70,6 +70,48 @@ def test_auto_metrics_use_a_cached_classifier_only(tmp_path, monkeypatch):
       "kid", "swd")
 
 
+def test_training_evaluates_with_evaluates_defaults_whatever_the_seed(tmp_path):
+  """The Context of evaluation during training draws as `evaluate --seed=0` does, not from
+  the run's --seed: the number it logs is the one evaluate reproduces by default."""
+  from dcgan_tf import models
+  from dcgan_tf.evaluate.context import Settings
+  from dcgan_tf.train import evaluation
+  from dcgan_tf.workdir import Workdir
+  config = tiny(seed=7, eval_every=2, eval_samples=64)
+  context = evaluation.make_context(config, Workdir(str(tmp_path)),
+                                    models.build_generator(config))
+  assert context.settings == Settings(num_samples=64, seed=eval_options.Options.seed,
+                                      feature_extractor="classifier")
+
+
+def test_each_periodic_evaluation_scores_the_generator_as_it_is_then(tmp_path):
+  """A later evaluation draws G's images afresh: after G changes, its score is that of the
+  changed G, not of the images drawn at the first evaluation."""
+  from dcgan_tf import models
+  from dcgan_tf.evaluate import evaluator
+  from dcgan_tf.train import evaluation
+  from dcgan_tf.workdir import Workdir
+
+  class Best:  # checkpoints.BestCheckpoint without the checkpoint
+    record = None
+
+    def save(self, step, record):
+      self.record = dict(record, step=step)
+
+  config = tiny(eval_every=1, eval_samples=64, eval_metrics="swd")
+  g, workdir = models.build_generator(config), Workdir(str(tmp_path))
+  periodic = evaluation.PeriodicEval(None, evaluation.make_context(config, workdir, g), ("swd",),
+                                     config, Best(), tf.summary.create_noop_writer(), g)
+  first = periodic.evaluate(1)["swd"]
+  g.set_weights([np.zeros_like(w) for w in g.get_weights()])  # G draws one grey image now
+  second = periodic.evaluate(2)["swd"]
+  fresh = evaluator.headline(evaluator.score(evaluation.make_context(config, workdir, g),
+                                             ("swd",))[0])["swd"]
+  # The same float32 ops on the same weights, z and real images in one process: equal up to
+  # another kernel choice on a GPU (~1e-6 relative per op), far under rel 1e-5.
+  assert second != first and second == pytest.approx(fresh, rel=1e-5)
+
+
 @pytest.mark.parametrize("overrides,message", [
     (dict(eval_metrics="swd,bogus"), "^eval_metrics: "), (dict(eval_every=-1), "^eval_every: "),
     (dict(eval_metrics="swd", eval_best="fid"), "^eval_best: "),

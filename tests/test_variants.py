@@ -154,6 +154,15 @@ def test_cdcgan_unlabelled_data_is_one_class():
   assert np.isfinite(float(logs["g_loss"][0]))
 
 
+
+@pytest.mark.parametrize("variant", ["gan", "dcgan", "sngan"])
+def test_unconditional_variants_take_no_classes(variant):
+  """Only cdcgan's networks take labels: any other variant resolves to 0 classes, whatever
+  num_classes says, or its builders would refuse the config."""
+  config = config_lib.resolve_classes(tiny(variant=variant, num_classes=5), 7)
+  assert config.num_classes == 0
+
+
 # -------------------------------------------------------------------- options
 
 def test_optimizer_per_network_with_its_settings():
