@@ -122,10 +122,13 @@ class Config:
   augment: str = option("", "DiffAugment for small datasets (a few thousand images): any of "
                         "translation,cutout,color, applied to real and generated images "
                         "wherever D sees them; empty = off (augment.py).")
-  ema_decay: float = option(0.999, "EMA generator: decay of the moving average of G's weights "
-                            "after each step, with a warm-up (train/ema.py); its samples are "
-                            "used for grids, sample, evaluate and the export. In [0, 1); 0 = "
-                            "off.")
+  ema_decay: float = option(0.999, "EMA generator: largest decay of the moving average of G's "
+                            "weights after each step (train/ema.py); its samples are used for "
+                            "grids, sample, evaluate and the export. In [0, 1); 0 = off.")
+  ema_rampup: float = option(0.05, "EMA generator: the average's half-life grows as this "
+                             "fraction of the steps taken, up to --ema_decay's (StyleGAN2-ADA's "
+                             "ramp-up; 0.05: 75 steps at step 1,500, 300 at 6,000). In [0, 1]; "
+                             "0 = a step-count warm-up, min(decay, (1 + t) / (10 + t)).")
   ema_stat_samples: int = option(4096, "EMA generator: z drawn to recompute its batch-norm "
                                  "statistics before a grid, checkpoint, evaluation or export "
                                  "(2 to 256, or a multiple of 256: batches of 256). Fewer "
@@ -282,6 +285,7 @@ def validate(config: Config) -> None:
   check(not unknown, "augment", f"unknown {', '.join(unknown)}; valid: any of "
         f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or empty")
   check(0 <= config.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {config.ema_decay}")
+  check(0 <= config.ema_rampup <= 1, "ema_rampup", f"must be in [0, 1], got {config.ema_rampup}")
   n = config.ema_stat_samples  # batches of 256 (train/ema.py); a batch variance needs 2
   check(2 <= n <= 256 or n % 256 == 0, "ema_stat_samples",
         f"must be 2 to 256 or a multiple of 256, got {n}")

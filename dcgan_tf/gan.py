@@ -26,15 +26,26 @@ from dcgan_tf import augment, losses, seeds
 from dcgan_tf import images as images_lib
 from dcgan_tf.models.layers import batch_norm_layers
 
-EMA_WARMUP = 10  # EMA decay at step t: min(--ema_decay, (1 + t) / (EMA_WARMUP + t))
+EMA_WARMUP = 10  # --ema_rampup=0: decay at step t min(--ema_decay, (1 + t) / (EMA_WARMUP + t))
 
 
-def ema_decay_at(decay, step):
-  """float32 decay of the EMA generator's update at generator step `step` (>= 1): the
-  warm-up (TensorFlow's ExponentialMovingAverage num_updates rule) keeps early samples
-  from being stuck at the initial weights. Numbers or tensors."""
+def ema_decay_at(decay, step, rampup=0.0):
+  """float32 decay of the EMA generator's update at generator step `step` (>= 1).
+
+  rampup > 0 (--ema_rampup; StyleGAN2-ADA's ema_rampup): the average's half-life is
+  rampup * step steps (rampup * images seen, in images), d_t = 0.5 ** (1 / (rampup * t)),
+  capped at `decay` (--ema_decay, whose half-life ln 0.5 / ln decay steps is the longest).
+  The horizon grows with training: early on it spans only the recent weights, which G has
+  not yet left behind. rampup = 0: TensorFlow's ExponentialMovingAverage num_updates
+  warm-up, min(decay, (1 + t) / (10 + t)). Either way early samples are not stuck at the
+  initial weights. Numbers or tensors.
+  """
   step = tf.cast(step, tf.float32)
-  return tf.minimum(tf.constant(decay, tf.float32), (1.0 + step) / (EMA_WARMUP + step))
+  if rampup > 0:
+    ramp = tf.exp(tf.math.log(0.5) / (tf.constant(rampup, tf.float32) * step))
+  else:
+    ramp = (1.0 + step) / (EMA_WARMUP + step)
+  return tf.minimum(tf.constant(decay, tf.float32), ramp)
 
 
 class GAN(keras.Model):
@@ -43,7 +54,7 @@ class GAN(keras.Model):
 
   def __init__(self, generator, discriminator, latent_dim, seed=0, label_smoothing=0.0,
                d_steps=1, recon_weight=0.0, loss="nonsaturating", augment=(),
-               ema_generator=None, ema_decay=0.999, **kw):
+               ema_generator=None, ema_decay=0.999, ema_rampup=0.0, **kw):
     super().__init__(**kw)
     self.generator = generator
     self.discriminator = discriminator
@@ -52,6 +63,7 @@ class GAN(keras.Model):
     # --ema_decay=0. train/ema.py recomputes its batch-norm statistics.
     self.ema_generator = ema_generator
     self.ema_decay = float(ema_decay)  # in [0, 1)
+    self.ema_rampup = float(ema_rampup)  # in [0, 1]; ema_decay_at
     self.loss_kind = loss  # losses.py: nonsaturating | hinge | least_squares
     self.augment = tuple(augment)  # DiffAugment policies (augment.py); () = off
     self.latent_dim = int(latent_dim)
@@ -174,12 +186,12 @@ class GAN(keras.Model):
     return d_loss, real_logits, fake_logits
 
   def _update_ema(self):
-    """ema = d_t ema + (1 - d_t) w for G's trainable weights, d_t = ema_decay_at(step).
+    """ema = d_t ema + (1 - d_t) w for G's trainable weights, d_t = ema_decay_at(step, rampup).
 
     Runs in every replica on its own copy: G's weights are identical on every replica
     after the optimizer's all-reduced update, so the copies stay identical too.
     """
-    d = ema_decay_at(self.ema_decay, self.step)
+    d = ema_decay_at(self.ema_decay, self.step, self.ema_rampup)
     for w, e in zip(self.generator.trainable_variables, self.ema_generator.trainable_variables):
       e.assign(d * e + (1.0 - d) * w)
 

@@ -12,8 +12,8 @@ from dcgan_tf.gan import ema_decay_at
 from dcgan_tf.train import ema
 
 
-def decay_at(decay, step):
-  return float(ema_decay_at(decay, step))
+def decay_at(decay, step, rampup=0.0):
+  return float(ema_decay_at(decay, step, rampup))
 
 
 def test_decay_warms_up_then_holds():
@@ -23,6 +23,19 @@ def test_decay_warms_up_then_holds():
   assert decay_at(0.999, 90) == pytest.approx(91 / 100)
   assert decay_at(0.999, 10 ** 6) == pytest.approx(0.999)
   assert decay_at(0.5, 100) == 0.5
+
+
+def test_ramp_up_half_life_is_a_fraction_of_the_steps_taken():
+  # d_t = 0.5 ** (1 / (rampup t)): after rampup * t steps of decay d_t the old weights'
+  # share is one half. float32 exp(log(0.5) / x): a few roundings of 2^-24 (rel=1e-6).
+  for step in (1, 20, 1500, 6000):
+    d = decay_at(0.999, step, 0.05)
+    assert d == pytest.approx(0.5 ** (1 / (0.05 * step)), rel=1e-6)
+    assert d ** (0.05 * step) == pytest.approx(0.5, rel=1e-4)  # the half-life, in steps
+  # Capped by --ema_decay once its half-life (ln 0.5 / ln 0.999 = 692.8 steps) is shorter
+  # than 5% of the steps: from step 13,857.
+  assert decay_at(0.999, 13000, 0.05) < decay_at(0.999, 14000, 0.05) == pytest.approx(0.999)
+  assert decay_at(0.999, 10 ** 6, 0.05) == pytest.approx(0.999)
 
 
 @pytest.fixture
@@ -42,7 +55,8 @@ def _gan(**kw):
 
 
 def test_ema_is_the_warmed_up_moving_average_of_g():
-  gan, dataset = _gan(ema_decay=0.9)
+  # rampup 1: d_t = 0.5 ** (1 / t) = 0.5, 0.707, 0.794 at steps 1-3 (under the 0.9 cap)
+  gan, dataset = _gan(ema_decay=0.9, ema_rampup=1.0)
   g, shadow = gan.generator, gan.ema_generator
   for a, b in zip(g.variables, shadow.variables):  # starts as G's copy
     np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -51,7 +65,7 @@ def test_ema_is_the_warmed_up_moving_average_of_g():
   step_fn = tf.function(gan.train_step)  # as fit runs it: the update is in the step
   for step in (1, 2, 3):
     step_fn(next(batches))
-    d = decay_at(0.9, step)
+    d = decay_at(0.9, step, 1.0)
     expected = [d * e + (1 - d) * w.numpy() for e, w in zip(expected, g.trainable_variables)]
   # Three updates of two products and a sum each, in float32 on both sides: ~9 roundings
   # of 2^-24 (5e-7 relative) apart; atol for weights near 0, where d e and (1 - d) w cancel
