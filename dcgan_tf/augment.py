@@ -13,6 +13,15 @@ Policies (`--augment`, any comma-separated subset of config.AUGMENT_POLICIES, em
   translation  shift by up to 1/8 of the side in each axis, zero (mid-gray) padding
   cutout       a zero (mid-gray) square of half the side at a random position
 Images are float [B, H, W, C] in [-1, 1] (color may leave that range, as in the paper).
+
+Strength (`--augment_p`): each policy is applied to each image with probability p (ADA's
+form, Karras et al. 2020: with p < 1 D also sees clean images, so G is not pushed towards
+augmented-looking samples however long it trains). p = 1 is DiffAugment itself. auto: p
+starts at 0 and after every step moves by sign(r_t - ADA_TARGET) * images / ADA_IMAGES
+(adapt_probability), r_t = E[sign(D(x_real))] over the step's augmented real batch: D
+that is sure of every training image (r_t -> 1) is overfitting and gets more augmentation.
+ADA_IMAGES = 500k images takes p from 0 to 1 (the paper's speed); ADA_TARGET = 0.6 (the
+paper's).
 """
 
 import tensorflow as tf
@@ -22,6 +31,8 @@ TRANSLATION_RATIO = 0.125  # largest shift, as a fraction of the side
 CUTOUT_RATIO = 0.5  # side of the cut square, as a fraction of the image side
 # One RNG algorithm everywhere: "auto_select" picks different ones eagerly and under XLA.
 ALG = "philox"
+ADA_TARGET = 0.6  # r_t above it: D is overfitting, p goes up
+ADA_IMAGES = 500_000  # images over which p can move from 0 to 1
 
 
 def _uniform(shape, seed, low, high, dtype=tf.float32):
@@ -71,12 +82,28 @@ OPS = {"color": color, "translation": translation, "cutout": cutout}
 assert set(OPS) == set(AUGMENT_POLICIES)
 
 
-def diff_augment(x, policies, seed):
+def diff_augment(x, policies, seed, p=None):
   """Applies `policies` (config.augment_policies' tuple) in order to images x with
-  stateless `seed` [2]; no policies: x itself."""
+  stateless `seed` [2]; no policies: x itself. p: None = every policy to every image
+  (DiffAugment), else a float32 scalar in [0, 1] (number or tensor): each policy to each
+  image with probability p, drawn independently."""
   if not policies:
     return x
   seeds = tf.random.experimental.stateless_split(seed, len(policies), alg=ALG)
   for i, name in enumerate(policies):
-    x = OPS[name](x, seeds[i])
+    augmented = OPS[name](x, seeds[i])
+    if p is None:
+      x = augmented
+    else:  # u ~ U[0, 1) < p: p = 0 never, p = 1 always; the coin's seed: policy i's, folded
+      coin = tf.random.experimental.stateless_fold_in(seeds[i], 1, alg=ALG)
+      u = _uniform(tf.stack([tf.shape(x)[0], 1, 1, 1]), coin, 0.0, 1.0)
+      x = tf.where(u < tf.cast(p, tf.float32), augmented, tf.cast(x, augmented.dtype))
   return x
+
+
+def adapt_probability(p, real_sign_mean, images):
+  """ADA's adjustment: p + sign(r_t - ADA_TARGET) * images / ADA_IMAGES, clipped to [0, 1].
+  p: float32 scalar; real_sign_mean: r_t = E[sign(D(x_real))] in [-1, 1]; images: how many
+  real images r_t was measured on (the global batch)."""
+  step = tf.cast(images, tf.float32) / ADA_IMAGES
+  return tf.clip_by_value(p + tf.sign(real_sign_mean - ADA_TARGET) * step, 0.0, 1.0)

@@ -114,12 +114,14 @@ def optimizer_state(optimizer) -> tf.train.Checkpoint:
 
 def make_checkpoint(gan, fixed_noise) -> tf.train.Checkpoint:
   """The training checkpoint of a compiled GAN: networks (and the EMA generator when there
-  is one), optimizers, step, fixed noise."""
-  ema = {"ema_generator": gan.ema_generator} if gan.ema_generator is not None else {}
+  is one), optimizers, step, fixed noise (and the adaptive augmentation probability)."""
+  extra = {"ema_generator": gan.ema_generator} if gan.ema_generator is not None else {}
+  if gan.adaptive_augment:
+    extra["augment_p"] = gan.augment_p
   return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                              g_optimizer=optimizer_state(gan.g_optimizer),
                              d_optimizer=optimizer_state(gan.d_optimizer),
-                             step=gan.step, fixed_noise=fixed_noise, **ema)
+                             step=gan.step, fixed_noise=fixed_noise, **extra)
 
 
 def make_manager(checkpoint, workdir: Workdir, max_to_keep=3) -> tf.train.CheckpointManager:
@@ -131,7 +133,8 @@ def saved_variables(gan, fixed_noise):
   """Every variable the training checkpoint holds (weights, BN statistics, optimizer
   slots, loss scale, step, fixed noise): what must be finite before a save."""
   ema = list(gan.ema_generator.variables) if gan.ema_generator is not None else []
-  return (list(gan.generator.variables) + list(gan.discriminator.variables) + ema
+  ada = [gan.augment_p] if gan.adaptive_augment else []
+  return (list(gan.generator.variables) + list(gan.discriminator.variables) + ema + ada
           + list(gan.g_optimizer.variables) + list(gan.d_optimizer.variables) + [fixed_noise])
 
 

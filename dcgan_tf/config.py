@@ -26,7 +26,9 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "celeba", "lsun_church", "lsun_bedroom",
             "pets", "cars")
 DATASET_PREFIXES = ("tfds:", "folder:")
-VARIANTS = ("gan", "dcgan", "cdcgan", "sngan")
+VARIANTS = ("gan", "dcgan", "cdcgan", "cdcgan_projection", "sngan")
+# Variants whose networks take class labels (config.num_classes > 0).
+CONDITIONAL_VARIANTS = ("cdcgan", "cdcgan_projection")
 IMAGE_SIZES = (32, 64, 128)
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -46,8 +48,9 @@ IDENTITY_FIELDS = ("dataset", "variant", "image_size", "channels", "latent_dim",
                    "gen_filters", "disc_filters", "num_classes", "embedding_dim", "mlp_units",
                    "maxout_pieces", "ema_decay")
 # Identity fields that shape only one variant's networks: compared only for that variant.
-VARIANT_ONLY_FIELDS = {"mlp_units": "gan", "maxout_pieces": "gan", "embedding_dim": "cdcgan",
-                       "num_classes": "cdcgan", "gen_filters": "!gan", "disc_filters": "!gan"}
+VARIANT_ONLY_FIELDS = {"mlp_units": ("gan",), "maxout_pieces": ("gan",), "embedding_dim": ("cdcgan",),
+                       "num_classes": CONDITIONAL_VARIANTS, "gen_filters": VARIANTS[1:],
+                       "disc_filters": VARIANTS[1:]}
 
 
 def option(default, help_text, **metadata):
@@ -93,7 +96,10 @@ class Config:
                                "crop, as in the conditional-GAN MNIST study.")
   # --- model ---
   variant: str = option("dcgan", "Model family: gan (MLP, Goodfellow 2014) | dcgan | cdcgan "
-                        "(conditional) | sngan (spectral norm in D, no BN in D).")
+                        "(conditional: label embeddings in G's and D's inputs) | "
+                        "cdcgan_projection (conditional: class-conditional batch norm in G, a "
+                        "spectral-norm projection D; Miyato & Koyama 2018) | sngan (spectral "
+                        "norm in D, no BN in D).")
   latent_dim: int = option(100, "Size of the noise vector z (>= 1).")
   gen_filters: int = option(64, "Generator width: channels of its last hidden layer (>= 1).")
   disc_filters: int = option(64, "Discriminator width: channels of its first layer (>= 1).")
@@ -122,6 +128,10 @@ class Config:
   augment: str = option("", "DiffAugment for small datasets (a few thousand images): any of "
                         "translation,cutout,color, applied to real and generated images "
                         "wherever D sees them; empty = off (augment.py).")
+  augment_p: str = option("1", "Probability that each --augment policy is applied to an image: "
+                          "a number in [0, 1], or auto: adapted during training from D's "
+                          "overfitting (ADA, Karras et al. 2020; augment.py), starting at 0, "
+                          "logged as augment_p and checkpointed.")
   ema_decay: float = option(0.999, "EMA generator: largest decay of the moving average of G's "
                             "weights after each step (train/ema.py); its samples are used for "
                             "grids, sample, evaluate and the export. In [0, 1); 0 = off.")
@@ -285,6 +295,10 @@ def validate(config: Config) -> None:
   check(not unknown, "augment", f"unknown {', '.join(unknown)}; valid: any of "
         f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or empty")
   check(0 <= config.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {config.ema_decay}")
+  check(config.augment_p == "auto" or 0 <= _number(config.augment_p) <= 1, "augment_p",
+        f"want a number in [0, 1] or auto, got {config.augment_p!r}")
+  check(bool(policies) or _number(config.augment_p) == 1, "augment_p",
+        f"{config.augment_p} needs --augment policies to apply (e.g. translation,cutout)")
   check(0 <= config.ema_rampup <= 1, "ema_rampup", f"must be in [0, 1], got {config.ema_rampup}")
   n = config.ema_stat_samples  # batches of 256 (train/ema.py); a batch variance needs 2
   check(2 <= n <= 256 or n % 256 == 0, "ema_stat_samples",
@@ -315,8 +329,8 @@ def validate(config: Config) -> None:
         f"must be in [0, 2**32 - 1], got {config.seed}")
   check(bool(config.cache), "cache", "empty; valid: memory, none, or a file path prefix")
   # Variant-specific settings that would otherwise be silently ignored or fail late.
-  check(config.recon_weight == 0 or config.variant == "cdcgan", "recon_weight",
-        f"only variant=cdcgan uses it (got {config.recon_weight} with variant="
+  check(config.recon_weight == 0 or config.variant in CONDITIONAL_VARIANTS, "recon_weight",
+        f"only the conditional variants use it (got {config.recon_weight} with variant="
         f"{config.variant}); set recon_weight=0")
   check(config.variant != "gan" or config.mlp_units % config.maxout_pieces == 0, "mlp_units",
         f"must be a multiple of maxout_pieces={config.maxout_pieces}, got {config.mlp_units}")
@@ -332,6 +346,19 @@ def validate(config: Config) -> None:
           f"folder {path!r} does not exist (create it first; empty = the default location)")
 
 
+def _number(text: str) -> float:
+  """float(text), or NaN when it is not a number (NaN fails every range check)."""
+  try:
+    return float(text)
+  except ValueError:
+    return float("nan")
+
+
+def augment_probability(text: str):
+  """--augment_p (validated) -> a float in [0, 1], or None for auto."""
+  return None if text == "auto" else float(text)
+
+
 def resolve_classes(config: Config, dataset_classes: int = 0) -> Config:
   """`config` with num_classes = the label classes its networks take, which builders and
   exports read: 0 unless conditional; else its own count, the dataset's, or 1 (unlabelled
@@ -341,7 +368,7 @@ def resolve_classes(config: Config, dataset_classes: int = 0) -> Config:
   Raises UserError when num_classes contradicts a labelled dataset: an embedding smaller
   than the label range fails at the first step, a larger one wastes rows.
   """
-  if config.variant != "cdcgan":
+  if config.variant not in CONDITIONAL_VARIANTS:
     return config.replace(num_classes=0)
   check(not (config.num_classes and dataset_classes) or config.num_classes == dataset_classes,
         "num_classes", f"{config.num_classes} does not match the {dataset_classes} classes of "
@@ -353,9 +380,6 @@ def resolve_classes(config: Config, dataset_classes: int = 0) -> Config:
 def identity_conflicts(saved: Config, new: Config):
   """Identity fields whose values differ, as (field, saved, new) tuples."""
   def relevant(name):
-    only = VARIANT_ONLY_FIELDS.get(name)
-    if only is None:
-      return True
-    return new.variant != only[1:] if only.startswith("!") else new.variant == only
+    return new.variant in VARIANT_ONLY_FIELDS.get(name, (new.variant,))
   return [(name, getattr(saved, name), getattr(new, name)) for name in IDENTITY_FIELDS
           if relevant(name) and getattr(saved, name) != getattr(new, name)]

@@ -53,7 +53,7 @@ class GAN(keras.Model):
   in [0, 255], labels int32 [B])."""
 
   def __init__(self, generator, discriminator, latent_dim, seed=0, label_smoothing=0.0,
-               d_steps=1, recon_weight=0.0, loss="nonsaturating", augment=(),
+               d_steps=1, recon_weight=0.0, loss="nonsaturating", augment=(), augment_p=1.0,
                ema_generator=None, ema_decay=0.999, ema_rampup=0.0, **kw):
     super().__init__(**kw)
     self.generator = generator
@@ -66,6 +66,14 @@ class GAN(keras.Model):
     self.ema_rampup = float(ema_rampup)  # in [0, 1]; ema_decay_at
     self.loss_kind = loss  # losses.py: nonsaturating | hinge | least_squares
     self.augment = tuple(augment)  # DiffAugment policies (augment.py); () = off
+    # Their probability per image (--augment_p): a number in [0, 1], or None = adaptive (ADA),
+    # held in a checkpointed variable that starts at 0 and moves after every step by the
+    # same all-reduced r_t on every replica (so every copy holds the same value).
+    self.adaptive_augment = bool(self.augment) and augment_p is None
+    self.fixed_augment_p = None if augment_p is None else float(augment_p)
+    self.augment_p = tf.Variable(0.0 if augment_p is None else float(augment_p), trainable=False,
+                                 dtype=tf.float32, name="augment_p",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
     self.latent_dim = int(latent_dim)
     self.label_smoothing = float(label_smoothing)  # one-sided, real target 1 - s, s in [0, 0.5)
     self.d_steps = int(d_steps)  # >= 1
@@ -88,6 +96,8 @@ class GAN(keras.Model):
     self.d_real_tracker = keras.metrics.Mean(name="d_real")  # mean D(x), sigmoid in [0, 1]
     self.d_fake_tracker = keras.metrics.Mean(name="d_fake")  # mean D(G(z)) before D's update
     self.recon_tracker = keras.metrics.Mean(name="recon_l1")
+    self.augment_p_tracker = keras.metrics.Mean(name="augment_p")  # adaptive only
+    self.real_sign_tracker = keras.metrics.Mean(name="d_real_sign")  # ADA's r_t
     # The wrapper has no call(); marking it built lets fit() run under a strategy.
     self.built = True
 
@@ -112,6 +122,8 @@ class GAN(keras.Model):
   @property
   def metrics(self):
     trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+    if self.adaptive_augment:
+      trackers += [self.augment_p_tracker, self.real_sign_tracker]
     return trackers + ([self.recon_tracker] if self.recon_weight > 0 else [])
 
   # ---------------------------------------------------------------- helpers
@@ -146,7 +158,12 @@ class GAN(keras.Model):
     replica = ctx.replica_id_in_sync_group if ctx is not None else 0
     seed = tf.random.experimental.stateless_fold_in(self._step_seed(self.augment_seed, draw),
                                                     replica)
-    return augment.diff_augment(images, self.augment, seed)
+    # A fixed p = 1 is DiffAugment: no coins drawn (its augmentations as before p existed).
+    if self.adaptive_augment:
+      p = self.augment_p
+    else:
+      p = None if self.fixed_augment_p == 1.0 else self.fixed_augment_p
+    return augment.diff_augment(images, self.augment, seed, p)
 
   def _d_loss(self, real, labels, fake, global_batch, k=0):
     """(D's loss, real logits, fake logits) of D update k: D's forward passes on the real
@@ -185,6 +202,17 @@ class GAN(keras.Model):
     update(self.d_optimizer, tape, d_loss, self.discriminator.trainable_variables)
     return d_loss, real_logits, fake_logits
 
+  def _adapt_augment(self, real_logits, global_batch):
+    """ADA: p from this step's r_t = E[sign(D(x_real))] over the global batch (augment.py);
+    returns r_t. The sum of signs is all-reduced, so every replica computes the same p."""
+    signs = tf.reduce_sum(tf.sign(tf.cast(real_logits, tf.float32)))
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+      signs = ctx.all_reduce(tf.distribute.ReduceOp.SUM, signs)
+    real_sign = signs / tf.cast(global_batch, tf.float32)
+    self.augment_p.assign(augment.adapt_probability(self.augment_p, real_sign, global_batch))
+    return real_sign
+
   def _update_ema(self):
     """ema = d_t ema + (1 - d_t) w for G's trainable weights, d_t = ema_decay_at(step, rampup).
 
@@ -218,6 +246,10 @@ class GAN(keras.Model):
       # G's loss on the updated D, reusing the same generated batch (augmented afresh).
       g_loss, recon = self._g_loss(real, labels, fake, global_batch)
     update(self.g_optimizer, g_tape, g_loss, g_vars)
+    if self.adaptive_augment:
+      real_sign = self._adapt_augment(real_logits, global_batch)
+      self.augment_p_tracker.update_state(self.augment_p)
+      self.real_sign_tracker.update_state(real_sign)
     self.step.assign_add(1)
     if self.ema_generator is not None:
       self._update_ema()

@@ -1,9 +1,10 @@
-"""The variants (gan, dcgan, cdcgan, sngan) and the options every variant has.
+"""The variants (gan, dcgan, cdcgan, cdcgan_projection, sngan) and the options every variant has.
 
 gan: no convolutions, maxout D with dropout. sngan: spectral norm on every D layer,
 no batch norm in D, D called once on real+fake; kernels' spectral norm ~1 after
 training. cdcgan: labels change G's output and D's input; the L1 term; unlabelled
-data as one class. Options: optimizer per network, label smoothing, k D steps.
+data as one class. cdcgan_projection: per-class batch-norm gain and bias in G, D's logit
+plus <V[y], phi(x)> on a known case. Options: optimizer per network, label smoothing, k D steps.
 User errors are UserErrors naming the field (the entry points print it as its flag).
 """
 
@@ -155,9 +156,56 @@ def test_cdcgan_unlabelled_data_is_one_class():
 
 
 
+# ---------------------------------------------------------- cdcgan_projection
+
+def test_projection_logit_is_the_linear_head_plus_the_class_embedding_dot_features():
+  config = config_lib.resolve_classes(tiny(variant="cdcgan_projection"), 10)
+  d = models.build_discriminator(config)
+  assert not _layers(d, layers.BatchNormalization) and d.label_embedding is None
+  sn = _layers(d, layers.SpectralNormalization)
+  assert len(sn) == 5 and sn[-1].layer is d.embed.layer  # 4 convs and the embedding
+  images = np.random.default_rng(1).uniform(-1, 1, [4, 32, 32, 1]).astype(np.float32)
+  labels = np.array([0, 3, 3, 9])
+  h = d.features(images, labels)[-1].numpy().astype(np.float64)  # [4, 4, 4, 16]: labels unused
+  head = d.to_logit(h.astype(np.float32)).numpy().reshape(-1)
+  v = d.embed.layer.kernel.numpy().astype(np.float64)  # V [classes, channels]
+  expected = head + np.einsum("bc,bc->b", v[labels], h.sum(axis=(1, 2)))
+  logits = d(images, labels).numpy()
+  # float32 against float64 for the projection: 4 x 4 x 16 features summed (~64 ulps of
+  # the |sum| at worst, ~1e-6 relative) times V; the head is the same float32 op. 1e-4 of
+  # the logits' scale (~1e-2) with atol for logits near 0.
+  np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-7)
+  other = d(images, np.array([1, 1, 1, 1])).numpy()
+  np.testing.assert_allclose(logits - other, np.einsum(
+      "bc,bc->b", v[labels] - v[[1, 1, 1, 1]], h.sum(axis=(1, 2))), rtol=1e-4, atol=1e-7)
+
+
+def test_projection_generator_batch_norms_take_per_class_gain_and_bias():
+  from dcgan_tf.models.layers import ConditionalBatchNorm
+  config = config_lib.resolve_classes(tiny(variant="cdcgan_projection"), 10)
+  g = models.build_generator(config)
+  cbns = _layers(g, ConditionalBatchNorm)
+  assert g.label_embedding is None and len(cbns) == len(g.blocks) == 3
+  cbn = cbns[0]
+  rng = np.random.default_rng(2)
+  cbn.gamma.embeddings.assign(rng.normal(1, 0.5, cbn.gamma.embeddings.shape))
+  cbn.beta.embeddings.assign(rng.normal(0, 0.5, cbn.beta.embeddings.shape))
+  x = rng.normal(size=[6, 4, 4, cbn.gamma.embeddings.shape[1]]).astype(np.float32)
+  labels = np.array([0, 1, 2, 2, 5, 9])
+  out = cbn(x, labels, training=True).numpy()
+  mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+  gamma, beta = cbn.gamma.embeddings.numpy()[labels], cbn.beta.embeddings.numpy()[labels]
+  expected = ((x - mean) / np.sqrt(var + 1e-5)) * gamma[:, None, None] + beta[:, None, None]
+  # float32 batch norm against numpy's float32 mean/variance of 96 values per channel:
+  # a few ulps of values ~1-3; atol 1e-5 = ~40 ulps at 2.
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+  z = rng.normal(size=[2, 16]).astype(np.float32)
+  assert not np.allclose(g(z, np.array([0, 0])).numpy(), g(z, np.array([3, 3])).numpy())
+
+
 @pytest.mark.parametrize("variant", ["gan", "dcgan", "sngan"])
 def test_unconditional_variants_take_no_classes(variant):
-  """Only cdcgan's networks take labels: any other variant resolves to 0 classes, whatever
+  """Only the conditional variants' networks take labels: any other variant resolves to 0 classes, whatever
   num_classes says, or its builders would refuse the config."""
   config = config_lib.resolve_classes(tiny(variant=variant, num_classes=5), 7)
   assert config.num_classes == 0
@@ -204,8 +252,8 @@ def test_k_discriminator_steps_with_joint_batches():
 # ---------------------------------------------------------------- user errors
 
 @pytest.mark.parametrize("overrides,field,valid", [
-    (dict(variant="wgan"), "variant", "gan, dcgan, cdcgan, sngan"),
-    (dict(variant="dcgan", recon_weight=5.0), "recon_weight", "cdcgan"),
+    (dict(variant="wgan"), "variant", "gan, dcgan, cdcgan, cdcgan_projection, sngan"),
+    (dict(variant="dcgan", recon_weight=5.0), "recon_weight", "conditional"),
     (dict(variant="gan", mlp_units=1024, maxout_pieces=5), "mlp_units", "multiple"),
     (dict(g_optimizer="sgd"), "g_optimizer", "adam, rmsprop"),
     (dict(maxout_pieces=0), "maxout_pieces", ">= 1"),
@@ -237,9 +285,10 @@ def test_builders_take_the_class_count_of_a_resolved_config():
 # ------------------------------------------------------------------ through the CLI
 
 # dcgan, the default every other test trains, goes through the same path in test_resume
-# (resume), test_layout (a whole CLI-like run that exports) and test_export / test_sample.
+# (resume), test_layout (a whole CLI-like run that exports) and test_export / test_sample;
+# cdcgan through test_export_conditional, test_evaluate and test_sample.
 @pytest.mark.heavy
-@pytest.mark.parametrize("variant", ["gan", "cdcgan", "sngan"])
+@pytest.mark.parametrize("variant", ["gan", "cdcgan_projection", "sngan"])
 def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp_path):
   """Two steps with checkpoints (in-process, the library the CLI calls), then
   `python -m dcgan_tf.train --variant=V` resumes to 3 and exports; the export serves and
@@ -259,7 +308,7 @@ def test_variant_trains_resumes_exports_and_samples_through_the_cli(variant, tmp
   assert "Trained to step 3" in second.stdout
   served = tf.saved_model.load(os.path.join(workdir, "saved_model"))
   signature = served.signatures["generate"]
-  extra = {"label": tf.constant(1)} if variant == "cdcgan" else {}
+  extra = {"label": tf.constant(1)} if variant == "cdcgan_projection" else {}
   images = signature(num=tf.constant(2), seed=tf.constant(0, tf.int64), **extra)["images"]
   assert images.dtype == tf.uint8 and images.shape == (2, 32, 32, 1)
   summary = pictures.make_picture(sample_options.SampleOptions(

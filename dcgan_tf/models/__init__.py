@@ -4,6 +4,8 @@ Variants (config.variant):
   gan     fully connected G and D (models/mlp.py, Goodfellow et al. 2014)
   dcgan   convolutional G and D with batch norm (models/dcgan.py, Radford et al. 2015)
   cdcgan  dcgan with a label embedding in G's input and D's input channels
+  cdcgan_projection  dcgan with class-conditional batch norm in G and a projection D
+          (spectral norm, no batch norm in D; Miyato & Koyama 2018)
   sngan   dcgan with spectral normalization on D's layers and no batch norm in D
 Every network takes `(inputs, labels=None, training=False)`; unconditional ones
 ignore the labels, so callers never branch on the variant. The builders read everything,
@@ -14,7 +16,7 @@ train/setup.py with the dataset's classes, Workdir.load_config for a trained run
 import numpy as np
 
 from dcgan_tf import devices
-from dcgan_tf.config import VARIANTS, Config
+from dcgan_tf.config import CONDITIONAL_VARIANTS, VARIANTS, Config
 from dcgan_tf.errors import UserError
 from dcgan_tf.models import dcgan, mlp
 
@@ -26,10 +28,10 @@ def build_generator(config: Config):
             latent_dim=config.latent_dim, name="generator")
   if config.variant == "gan":
     g = mlp.Generator(units=config.mlp_units, **kw)
-  elif config.variant in ("dcgan", "cdcgan", "sngan"):
+  elif config.variant in VARIANTS[1:]:
     g = dcgan.Generator(filters=config.gen_filters, num_classes=_classes(config),
-                        embedding_dim=config.embedding_dim,
-                        subpixel_convs=_subpixel(config), **kw)
+                        embedding_dim=config.embedding_dim, subpixel_convs=_subpixel(config),
+                        projection=config.variant == "cdcgan_projection", **kw)
   else:
     raise UserError(f"got {config.variant!r}; valid: {', '.join(VARIANTS)}", "variant")
   g(np.zeros([2, config.latent_dim], np.float32), np.zeros([2], np.int32))  # create weights
@@ -42,10 +44,12 @@ def build_discriminator(config: Config):
             name="discriminator")
   if config.variant == "gan":
     d = mlp.Discriminator(units=config.mlp_units, pieces=config.maxout_pieces, **kw)
-  elif config.variant in ("dcgan", "cdcgan", "sngan"):
-    d = dcgan.Discriminator(filters=config.disc_filters, spectral_norm=config.variant == "sngan",
+  elif config.variant in VARIANTS[1:]:
+    d = dcgan.Discriminator(filters=config.disc_filters,
+                            spectral_norm=config.variant in ("sngan", "cdcgan_projection"),
                             num_classes=_classes(config), embedding_dim=config.embedding_dim,
-                            subpixel_convs=_subpixel(config), **kw)
+                            subpixel_convs=_subpixel(config),
+                            projection=config.variant == "cdcgan_projection", **kw)
   else:
     raise UserError(f"got {config.variant!r}; valid: {', '.join(VARIANTS)}", "variant")
   s = config.image_size
@@ -84,7 +88,7 @@ def float32_generator(generator, config: Config):
 def _classes(config: Config) -> int:
   """config.num_classes, which config.resolve_classes set: > 0 for the conditional variant
   only. A config that skipped it would build networks of the wrong shape, silently."""
-  if (config.num_classes > 0) != (config.variant == "cdcgan"):
+  if (config.num_classes > 0) != (config.variant in CONDITIONAL_VARIANTS):
     raise ValueError(f"num_classes={config.num_classes} with variant={config.variant!r}: "
                      "build from a config passed through config.resolve_classes")
   return config.num_classes

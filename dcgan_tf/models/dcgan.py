@@ -10,9 +10,14 @@ transposed convs in G and six convs in D.
 
 Every layer is a named attribute (G: up0.., to_image; D: down0.., to_logit), so a
 checkpoint names each variable by its layer path (generator/up1/bn/moving_mean).
-Conditional (num_classes > 0): a label embedding is concatenated with z in G and,
-broadcast to the image size, with the image channels in D. Both networks take
-`(inputs, labels=None, training=False)`; unconditional ones ignore the labels.
+Conditional (num_classes > 0), two ways:
+  - concatenation (cdcgan): a label embedding is concatenated with z in G and, broadcast to
+    the image size, with the image channels in D;
+  - projection (cdcgan_projection; Miyato & Koyama 2018): G's batch norms take per-class
+    gain and bias (ConditionalBatchNorm), and D, spectral-normalised without batch norm,
+    adds <embed(y), phi(x)> to its logit, phi(x) = its last features summed over space.
+Both networks take `(inputs, labels=None, training=False)`; unconditional ones ignore the
+labels.
 """
 
 import math
@@ -24,7 +29,8 @@ from dcgan_tf.errors import UserError
 from dcgan_tf.models import subpixel
 from dcgan_tf.models.base import GeneratorBase
 from dcgan_tf.models.init import Seeds
-from dcgan_tf.models.layers import LabelEmbedding, batch_norm, SpectralNormalization
+from dcgan_tf.models.layers import (ConditionalBatchNorm, LabelEmbedding, SpectralNormalization,
+                                    batch_norm)
 
 
 def resolutions(image_size):
@@ -48,16 +54,21 @@ class UpBlock(layers.Layer):
   (Keras' layer and weights, a faster forward on CPUs).
   """
 
-  def __init__(self, filters, first, seeds: Seeds, subpixel_convs=False, **kw):
+  def __init__(self, filters, first, seeds: Seeds, subpixel_convs=False, num_classes=0, **kw):
     super().__init__(**kw)
     conv = subpixel.Conv2DTranspose if subpixel_convs and not first else layers.Conv2DTranspose
     self.deconv = conv(filters, 4, strides=1 if first else 2, padding="valid" if first else "same",
                        use_bias=False, kernel_initializer=seeds.normal("deconv"), name="deconv")
-    self.bn = batch_norm("bn", seeds)
+    # num_classes > 0: class-conditional gain and bias (the projection variant's G).
+    self.bn = (ConditionalBatchNorm(num_classes, seeds.child("cbn"), name="cbn") if num_classes
+               else batch_norm("bn", seeds))
     self.relu = layers.ReLU(name="relu")
 
-  def call(self, x, training=False):
-    return self.relu(self.bn(self.deconv(x), training=training))
+  def call(self, x, labels=None, training=False):
+    h = self.deconv(x)
+    if isinstance(self.bn, ConditionalBatchNorm):
+      return self.relu(self.bn(h, labels, training=training))
+    return self.relu(self.bn(h, training=training))
 
 
 class DownBlock(layers.Layer):
@@ -91,18 +102,20 @@ class Generator(GeneratorBase):
   """z [B, latent_dim] (+ labels [B] when conditional) -> images float32 [B, S, S, C] in [-1, 1]."""
 
   def __init__(self, image_size=64, channels=3, latent_dim=100, filters=64, num_classes=0,
-               embedding_dim=50, seed=0, subpixel_convs=False, **kw):
+               embedding_dim=50, seed=0, subpixel_convs=False, projection=False, **kw):
     super().__init__(**kw)
     self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
     self.num_classes = num_classes
     seeds = Seeds(seed, self.name)
+    # Labels enter through a z-side embedding (cdcgan) or every batch norm (projection).
     self.label_embedding = (LabelEmbedding(num_classes, embedding_dim, seeds.child("label_embedding"),
-                                           name="label_embedding") if num_classes else None)
+                                           name="label_embedding")
+                            if num_classes and not projection else None)
     res = resolutions(image_size)
     self.block_names = tuple(f"up{i}" for i in range(len(res)))
     for i, (name, r) in enumerate(zip(self.block_names, res)):
       setattr(self, name, UpBlock(width(filters, image_size, r), i == 0, seeds.child(name),
-                                  subpixel_convs, name=name))
+                                  subpixel_convs, num_classes if projection else 0, name=name))
     # 3 or 1 output channels: four tiny interleaved convolutions would be slower here.
     self.to_image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
                                            kernel_initializer=seeds.normal("to_image"),
@@ -121,7 +134,7 @@ class Generator(GeneratorBase):
                                  keras.ops.cast(self.label_embedding(labels), "float32")], axis=-1)
     h = keras.ops.reshape(h, [-1, 1, 1, h.shape[-1]])
     for block in self.blocks:
-      h = block(h, training=training)
+      h = block(h, labels, training=training)
     return self.tanh(self.to_image(h))
 
 
@@ -129,12 +142,13 @@ class Discriminator(keras.Model):
   """images [B, S, S, C] in [-1, 1] (+ labels [B] when conditional) -> logits float32 [B]."""
 
   def __init__(self, image_size=64, channels=3, filters=64, spectral_norm=False, num_classes=0,
-               embedding_dim=50, seed=0, subpixel_convs=False, **kw):
+               embedding_dim=50, seed=0, subpixel_convs=False, projection=False, **kw):
     super().__init__(**kw)
     self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
     seeds = Seeds(seed, self.name)
     self.label_embedding = (LabelEmbedding(num_classes, embedding_dim, seeds.child("label_embedding"),
-                                           name="label_embedding") if num_classes else None)
+                                           name="label_embedding")
+                            if num_classes and not projection else None)
     res = list(reversed(resolutions(image_size)))
     self.block_names = tuple(f"down{i}" for i in range(len(res)))
     for i, (name, r) in enumerate(zip(self.block_names, res)):
@@ -148,6 +162,15 @@ class Discriminator(keras.Model):
                              dtype="float32", name="to_logit")
     self.to_logit = (SpectralNormalization(to_logit, dtype="float32", name="sn_to_logit")
                      if spectral_norm else to_logit)
+    # Projection: the class embedding V [classes, C] as a bias-free Dense on one-hot labels,
+    # spectral-normalised like the paper's (Keras' wrapper would cast an Embedding's output
+    # to the labels' integer dtype). float32, as the logit it is added to.
+    self.embed = None
+    if num_classes and projection:
+      embed = layers.Dense(width(filters, image_size, 4), use_bias=False, dtype="float32",
+                           kernel_initializer=seeds.normal("embed"), name="embed")
+      self.embed = (SpectralNormalization(embed, dtype="float32", name="sn_embed")
+                    if spectral_norm else embed)
 
   @property
   def blocks(self):
@@ -172,4 +195,13 @@ class Discriminator(keras.Model):
 
   def call(self, images, labels=None, training=False):
     h = self.features(images, labels, training=training)[-1]
-    return keras.ops.reshape(self.to_logit(h, training=training), [-1])
+    logits = keras.ops.reshape(self.to_logit(h, training=training), [-1])
+    if self.embed is None:
+      return logits
+    return logits + self.projection(h, labels, training=training)
+
+  def projection(self, features, labels, training=False):
+    """<V[y], phi> float32 [B]: phi = the last block's features summed over space [B, C]."""
+    phi = keras.ops.sum(keras.ops.cast(features, "float32"), axis=[1, 2])
+    one_hot = keras.ops.one_hot(keras.ops.reshape(labels, [-1]), self.num_classes)
+    return keras.ops.sum(self.embed(one_hot, training=training) * phi, axis=-1)

@@ -8,17 +8,55 @@ from keras.src import backend as keras_backend
 from dcgan_tf.models.init import Seeds
 
 
-def batch_norm(name: str, seeds: Seeds):
+def batch_norm(name: str, seeds: Seeds, affine: bool = True):
   """BatchNormalization as the DCGAN reference uses it.
 
   momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults (the reference's);
   gamma ~ N(1, 0.02) as in the paper. Built under a multi-replica strategy, the
   statistics are over the global batch (all-reduced per call): N replicas then train
-  like one device with the same global batch.
+  like one device with the same global batch. affine=False: no gamma or beta (a
+  ConditionalBatchNorm supplies them per class).
   """
   synced = tf.distribute.get_strategy().num_replicas_in_sync > 1
   return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name, synchronized=synced,
+                                   center=affine, scale=affine,
                                    gamma_initializer=seeds.normal(name + "/gamma", 1.0, 0.02))
+
+
+class ConditionalBatchNorm(layers.Layer):
+  """Batch norm whose gain and bias are looked up per class (de Vries et al. 2017; the
+  projection cGAN's generator, Miyato & Koyama 2018):
+  y = BN(x) * gamma[label] + beta[label], x [B, H, W, C], labels int [B] in [0, classes).
+
+  The normalisation is an affine-free DCGAN batch norm (its moving statistics are what
+  batch_norm_layers finds, train/ema.py recomputes and inference uses); gamma rows start
+  ~ N(1, 0.02) as DCGAN's gammas, beta rows at 0: at step 0 every class is the
+  unconditional G's batch norm.
+  """
+
+  def __init__(self, num_classes: int, seeds: Seeds, **kw):
+    super().__init__(**kw)
+    self.num_classes = num_classes
+    self.bn = batch_norm("bn", seeds, affine=False)
+    self.seeds = seeds
+
+  def build(self, x_shape, labels_shape=None):
+    channels = x_shape[-1]
+    self.gamma = layers.Embedding(self.num_classes, channels, name="gamma",
+                                  embeddings_initializer=self.seeds.normal("gamma", 1.0, 0.02))
+    self.beta = layers.Embedding(self.num_classes, channels, name="beta",
+                                 embeddings_initializer="zeros")
+    labels = [None]
+    self.gamma.build(labels)
+    self.beta.build(labels)
+    self.bn.build(x_shape)
+
+  def call(self, x, labels, training=False):
+    labels = keras.ops.reshape(keras.ops.cast(labels, "int32"), [-1])
+    gamma = keras.ops.reshape(self.gamma(labels), [-1, 1, 1, x.shape[-1]])
+    beta = keras.ops.reshape(self.beta(labels), [-1, 1, 1, x.shape[-1]])
+    h = self.bn(x, training=training)
+    return h * keras.ops.cast(gamma, h.dtype) + keras.ops.cast(beta, h.dtype)
 
 
 class SpectralNormalization(layers.SpectralNormalization):

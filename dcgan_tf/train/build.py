@@ -62,6 +62,7 @@ def build_gan(config: Config, strategy, policy: str):
               label_smoothing=config.label_smoothing, d_steps=config.d_steps,
               recon_weight=config.recon_weight if config.num_classes else 0.0, loss=config.loss,
               augment=config_lib.augment_policies(config.augment)[0],
+              augment_p=config_lib.augment_probability(config.augment_p),
               ema_generator=ema_generator, ema_decay=config.ema_decay,
               ema_rampup=config.ema_rampup)
     loss_scale = policy == "mixed_float16"
