@@ -67,13 +67,18 @@ class GAN(keras.Model):
     self.loss_kind = loss  # losses.py: nonsaturating | hinge | least_squares
     self.augment = tuple(augment)  # DiffAugment policies (augment.py); () = off
     # Their probability per image (--augment_p): a number in [0, 1], or None = adaptive (ADA),
-    # held in a checkpointed variable that starts at 0 and moves after every step by the
-    # same all-reduced r_t on every replica (so every copy holds the same value).
+    # held in a checkpointed variable that starts at 0. The step only sums sign(D(x_real))
+    # and the images it saw (per replica, summed when read); train/ada.py moves p between
+    # rounds of steps from those sums, in cross-replica context: one value on every replica.
     self.adaptive_augment = bool(self.augment) and augment_p is None
     self.fixed_augment_p = None if augment_p is None else float(augment_p)
     self.augment_p = tf.Variable(0.0 if augment_p is None else float(augment_p), trainable=False,
-                                 dtype=tf.float32, name="augment_p",
-                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+                                 dtype=tf.float32, name="augment_p")
+    self.real_signs, self.real_seen = (
+        tf.Variable(0.0, trainable=False, dtype=tf.float32, name=name,
+                    synchronization=tf.VariableSynchronization.ON_READ,
+                    aggregation=tf.VariableAggregation.SUM)
+        for name in ("real_signs", "real_seen"))
     self.latent_dim = int(latent_dim)
     self.label_smoothing = float(label_smoothing)  # one-sided, real target 1 - s, s in [0, 0.5)
     self.d_steps = int(d_steps)  # >= 1
@@ -202,17 +207,6 @@ class GAN(keras.Model):
     update(self.d_optimizer, tape, d_loss, self.discriminator.trainable_variables)
     return d_loss, real_logits, fake_logits
 
-  def _adapt_augment(self, real_logits, global_batch):
-    """ADA: p from this step's r_t = E[sign(D(x_real))] over the global batch (augment.py);
-    returns r_t. The sum of signs is all-reduced, so every replica computes the same p."""
-    signs = tf.reduce_sum(tf.sign(tf.cast(real_logits, tf.float32)))
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
-      signs = ctx.all_reduce(tf.distribute.ReduceOp.SUM, signs)
-    real_sign = signs / tf.cast(global_batch, tf.float32)
-    self.augment_p.assign(augment.adapt_probability(self.augment_p, real_sign, global_batch))
-    return real_sign
-
   def _update_ema(self):
     """ema = d_t ema + (1 - d_t) w for G's trainable weights, d_t = ema_decay_at(step, rampup).
 
@@ -246,10 +240,12 @@ class GAN(keras.Model):
       # G's loss on the updated D, reusing the same generated batch (augmented afresh).
       g_loss, recon = self._g_loss(real, labels, fake, global_batch)
     update(self.g_optimizer, g_tape, g_loss, g_vars)
-    if self.adaptive_augment:
-      real_sign = self._adapt_augment(real_logits, global_batch)
+    if self.adaptive_augment:  # ADA's overfitting signal, this replica's share
+      signs = tf.sign(tf.cast(real_logits, tf.float32))
+      self.real_signs.assign_add(tf.reduce_sum(signs))
+      self.real_seen.assign_add(tf.cast(tf.size(signs), tf.float32))
       self.augment_p_tracker.update_state(self.augment_p)
-      self.real_sign_tracker.update_state(real_sign)
+      self.real_sign_tracker.update_state(tf.reduce_mean(signs))
     self.step.assign_add(1)
     if self.ema_generator is not None:
       self._update_ema()

@@ -119,3 +119,84 @@ def test_augment_off_feeds_d_the_batch_itself():
   seen = _record_d_inputs(gan)
   gan.train_step((real, labels))
   np.testing.assert_array_equal(seen[0], real.numpy())  # bit for bit: no op on the way
+
+
+# ------------------------------------------------------------- strength p (ADA)
+
+def test_each_policy_reaches_a_share_p_of_the_images():
+  x = _images(b=256, c=1)
+  always = augment.diff_augment(x, ("translation",), SEED).numpy()
+  np.testing.assert_array_equal(augment.diff_augment(x, ("translation",), SEED, 0.0), x)
+  # p = 1: every coin u < 1, so DiffAugment's own result, bit for bit.
+  np.testing.assert_array_equal(augment.diff_augment(x, ("translation",), SEED, 1.0), always)
+  half = augment.diff_augment(x, ("translation",), SEED, 0.25).numpy()
+  changed = np.any(half != x.numpy(), axis=(1, 2, 3))
+  # An image either is DiffAugment's (shifted) or the input: nothing in between.
+  same = np.all(half == always, axis=(1, 2, 3)) | ~changed
+  assert same.all()
+  # 256 coins with p = 0.25 (a shift of 0 in both axes, 1/81, also leaves an image as it
+  # is): the share changed ~ Binomial, sd sqrt(0.25 * 0.75 / 256) = 0.027; 0.1 = 3.7 sd.
+  assert abs(changed.mean() - 0.25 * 80 / 81) < 0.1, changed.mean()
+
+
+def _sign_stub(gan, sign):
+  """D's logits replaced by `sign` (+1 or -1) on every image, gradients still flowing
+  (zero) through D's weights: a D sure of every real image, or of none."""
+  call = gan.discriminator.call
+
+  def stub(images, labels=None, training=False):
+    return call(images, labels, training=training) * 0.0 + sign
+
+  gan.discriminator.call = stub
+
+
+def test_adaptive_p_moves_up_when_d_overfits_and_down_when_it_does_not():
+  from dcgan_tf.train import ada
+  gan, batch = tiny_gan(augment="translation", augment_p="auto")  # batch 16
+  assert gan.adaptive_augment and float(gan.augment_p.numpy()) == 0.0  # starts off
+  assert [m.name for m in gan.metrics][-2:] == ["augment_p", "d_real_sign"]  # logged
+  action = ada.AdaptAugment(gan)
+
+  def rounds(n, steps_per_round=1):
+    for _ in range(n):
+      for _ in range(steps_per_round):
+        logs = gan.train_step(batch)
+      action.after(0, 1, {})
+    return logs
+
+  _sign_stub(gan, 1.0)  # r_t = 1 > 0.6: overfitting
+  logs = rounds(3)
+  step = 16 / augment.ADA_IMAGES  # the global batch over 500k images per unit of p
+  # float32 sums of 3 steps of 3.2e-5: a few ulps (2^-24 relative) of the total.
+  assert float(gan.augment_p.numpy()) == pytest.approx(3 * step, rel=1e-5)
+  assert float(logs["d_real_sign"][0]) == 1.0
+  assert float(gan.real_seen.numpy()) == float(gan.real_signs.numpy()) == 0.0  # zeroed
+  gan.augment_p.assign(0.5)
+  _sign_stub(gan, -1.0)  # r_t = -1 < 0.6 (the stub wraps the previous stub: -1 wins)
+  rounds(1, steps_per_round=2)  # one round of two steps: one move of 32 images' worth
+  assert float(gan.augment_p.numpy()) == pytest.approx(0.5 - 2 * step, rel=1e-6)
+  gan.augment_p.assign(1.0)
+  _sign_stub(gan, 1.0)
+  rounds(1)
+  assert float(gan.augment_p.numpy()) == 1.0  # clipped to [0, 1]
+
+
+def test_a_rejected_round_moves_no_p_and_leaves_no_sums():
+  from dcgan_tf.train import ada
+  gan, _ = tiny_gan(augment="translation", augment_p="auto")
+  gan.augment_p.assign(0.5)
+  gan.real_signs.assign(float("nan"))  # what NaN logits sum to
+  gan.real_seen.assign(16.0)
+  ada.AdaptAugment(gan).after(0, 1, {})
+  assert float(gan.augment_p.numpy()) == 0.5
+  assert float(gan.real_seen.numpy()) == float(gan.real_signs.numpy()) == 0.0
+
+
+def test_a_fixed_p_is_applied_and_never_adapted():
+  gan, (real, labels) = tiny_gan(augment="translation,cutout", augment_p="0")
+  _sign_stub(gan, 1.0)  # an overfitting D moves no fixed p
+  seen = _record_d_inputs(gan)
+  logs = gan.train_step((real, labels))
+  assert not gan.adaptive_augment and "augment_p" not in logs
+  np.testing.assert_array_equal(seen[0], real.numpy())  # p = 0: D sees the batch itself
+  assert float(gan.augment_p.numpy()) == 0.0

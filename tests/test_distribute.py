@@ -83,6 +83,11 @@ def test_mirrored_two_replicas_match_one_device(tmp_path):
   one, two = tmp_path / "default", tmp_path / "mirrored"
   summary = json.loads(result.stdout.strip().splitlines()[-1])
   assert summary["replicas"] == {"default": 1, "mirrored": 2}
+  # ADA's p: the same on both replicas, moved by the all-reduced r_t (0 here: down; replica
+  # 0's own r_t of 1 would move it up). 0.5 - 2 steps of 16 / 500k in float32: ulps of 0.5.
+  from dcgan_tf import augment
+  expected = 0.5 - 2 * 16 / augment.ADA_IMAGES
+  assert summary["augment_p"] == [pytest.approx(expected, rel=1e-6)] * 2
   for tag in ("d_loss", "g_loss", "d_real", "d_fake"):
     a, b = _scalars(str(one), tag), _scalars(str(two), tag)
     assert sorted(a) == list(range(1, STEPS + 1)) and sorted(b) == sorted(a), (tag, a, b)
@@ -292,7 +297,32 @@ def _mirrored_main(outdir):
                   conv_impl="subpixel")
     replicas[name] = distribute.get_strategy(name).num_replicas_in_sync
     loop.train(config, os.path.join(outdir, name))
-  print(json.dumps({"replicas": replicas}))
+  print(json.dumps({"replicas": replicas, "augment_p": _adaptive_p_per_replica()}))
+
+
+def _adaptive_p_per_replica():
+  """ADA under two replicas whose D is sure of its real images on replica 0 only (logits
+  +1 there, -1 on replica 1): r_t over the global batch is 0 < 0.6, so p must go down on
+  both. Returns each replica's p after 2 steps from 0.5."""
+  import tensorflow as tf
+  from dcgan_tf import data
+  from dcgan_tf.train import distribute, setup
+  strategy = distribute.get_strategy("mirrored")
+  config = tiny(strategy="mirrored", augment="translation", augment_p="auto")
+  gan, _, _ = setup.make_gan(config, strategy)
+  gan.augment_p.assign(0.5)
+  call = gan.discriminator.call
+
+  def stub(images, labels=None, training=False):
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    return call(images, labels, training=training) * 0.0 + tf.where(replica == 0, 1.0, -1.0)
+
+  gan.discriminator.call = stub
+  from dcgan_tf.train import ada, callbacks
+  actions = callbacks.RunActions(gan, [ada.AdaptAugment(gan)])  # after each of the 2 steps
+  gan.fit(data.make_dataset(config)[0], epochs=1, steps_per_epoch=2, verbose=0,
+          callbacks=[actions])
+  return [float(v.numpy()) for v in strategy.experimental_local_results(gan.augment_p)]
 
 
 if __name__ == "__main__":

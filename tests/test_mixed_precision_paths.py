@@ -96,8 +96,10 @@ def test_a_mixed_float16_run_exports_and_evaluates_in_float32(tmp_path, request)
                             eval_samples=64, eval_metrics="swd", checkpoint_every=3,
                             export=True), workdir)
   assert summary["policy"] == "mixed_float16"
+  from dcgan_tf.export import metadata  # the final export: the better of EMA and trained G
+  chosen = metadata.read(summary["saved_model"])["generator"]
   again = savedmodel.export_from_workdir(export_options.ExportOptions(
-      workdir=workdir, out=str(tmp_path / "again")))
+      workdir=workdir, out=str(tmp_path / "again"), use_ema=chosen == "ema"))
   z = tf.constant(inference.latent(64, 16, seed=3))
   with tf.device("/CPU:0"):  # deterministic kernels on any machine: exact comparison
     images = [tf.saved_model.load(path).signatures["serving_default"](z=z)["images"].numpy()
@@ -106,7 +108,8 @@ def test_a_mixed_float16_run_exports_and_evaluates_in_float32(tmp_path, request)
   with open(os.path.join(workdir, "saved_model_best.json")) as f:
     best = json.load(f)
   scored = evaluator.evaluate(eval_options.Options(
-      workdir=workdir, checkpoint=best["checkpoint"], metrics="swd", num_samples=64))
+      workdir=workdir, checkpoint=best["checkpoint"], metrics="swd", num_samples=64,
+      use_ema=best["generator"] == "ema"))
   assert scored["step"] == best["step"]
   # On a GPU the two evaluations may pick different cuDNN algorithms (float32 rounding
   # in another order, ~1e-6 relative per conv): 1e-6 relative, still below the float16

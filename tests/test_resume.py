@@ -28,14 +28,17 @@ print(run.restored)
 """
 
 
-def _trained(config, workdir, steps):
-  """A compiled GAN trained `steps` steps on tiny digits, its fixed noise, and its checkpoint."""
+def _trained(config, workdir, steps, augment_p=None):
+  """A compiled GAN trained `steps` steps on tiny digits, its fixed noise, and its checkpoint
+  (augment_p: the adaptive probability set before it is saved)."""
   from dcgan_tf import checkpoints, data
   from dcgan_tf.train import setup
   from dcgan_tf.workdir import Workdir
   gan, noise, _ = setup.make_gan(config, tf.distribute.get_strategy())
   dataset, _ = data.make_dataset(config)
   gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+  if augment_p is not None:
+    gan.augment_p.assign(augment_p)
   wd = Workdir(workdir)
   wd.save_config(config)
   manager = checkpoints.make_manager(checkpoints.make_checkpoint(gan, noise), wd)
@@ -63,12 +66,15 @@ def test_checkpoint_names_every_layer_of_g_and_d(tmp_path):
 
 
 def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
-  """Weights, batch-norm statistics, both optimizers' slots, step and fixed noise. Trained
-  with the CPU's stride-2 convolutions (models/subpixel.py), restored into Keras' (a run
-  resumed on a GPU machine): the two name and shape every variable alike."""
+  """Weights, batch-norm statistics, both optimizers' slots, step, fixed noise and the
+  adaptive augmentation probability. Trained with the CPU's stride-2 convolutions
+  (models/subpixel.py), restored into Keras' (a run resumed on a GPU machine): the two name
+  and shape every variable alike."""
   from dcgan_tf import checkpoints
   workdir = str(tmp_path / "run")
-  gan, noise, path = _trained(tiny(conv_impl="subpixel"), workdir, 3)
+  config = tiny(conv_impl="subpixel", augment="translation", augment_p="auto")
+  gan, noise, path = _trained(config, workdir, 3, augment_p=0.3141593)
+  assert any(v is gan.augment_p for v in checkpoints.saved_variables(gan, noise))
   assert any(type(l).__module__ == "dcgan_tf.models.subpixel"
              for l in gan.discriminator._flatten_layers())
   saved = [v.numpy() for v in checkpoints.saved_variables(gan, noise)] + [gan.step.numpy()]

@@ -27,25 +27,38 @@ def test_eval_during_training_keeps_and_exports_the_best(tmp_path, request):
   summary = loop.train(tiny(train_steps=6, eval_every=2, eval_samples=64, checkpoint_every=2,
                             keep_checkpoints=1, export=True), workdir)
   curve = plots.read_scalars(os.path.join(workdir, "tensorboard"))
-  steps, values = curve["eval/swd"]
+  steps, ema_values = curve["eval/swd"]  # the EMA G (what the run samples from)
+  trained_steps, trained_values = curve["eval/trained/swd"]  # and the trained G
   timed_steps = curve["eval/seconds"][0]  # each evaluation's duration is logged too
-  assert list(steps) == [2, 4, 6] and list(timed_steps) == [2, 4, 6]
+  assert list(steps) == list(trained_steps) == [2, 4, 6] and list(timed_steps) == [2, 4, 6]
+  assert not np.array_equal(ema_values, trained_values)  # two generators scored
   with open(os.path.join(workdir, "saved_model_best.json")) as f:
     best = json.load(f)
-  # The JSON's float64 against TensorBoard's float32 copy: u = 6e-8 relative, under 1e-6.
+  # The better of the two at each step; the best over steps. The JSON's float64 against
+  # TensorBoard's float32 copy: u = 6e-8 relative, under approx's 1e-6.
+  values = np.minimum(ema_values, trained_values)
   assert best["metric"] == "swd" and best["value"] == pytest.approx(values.min())
-  assert best["step"] == steps[values.argmin()]
+  i = int(values.argmin())
+  assert best["step"] == steps[i]
+  assert best["generator"] == ("ema" if ema_values[i] <= trained_values[i] else "trained")
+  # The final export ships the better generator of the last step, with its scores.
+  from dcgan_tf.export import metadata
+  final = metadata.read(summary["saved_model"])
+  assert final["generator"] == ("ema" if ema_values[-1] <= trained_values[-1] else "trained")
+  assert final["scores"]["value"] == pytest.approx(values[-1])
   # Rotation keeps one rolling checkpoint; the best one is kept apart.
   assert os.path.isfile(best["checkpoint"] + ".index")
   assert os.path.isfile(os.path.join(summary["saved_model_best"], "saved_model.pb"))
   # Its own TF Serving base, versioned by the best step; its metadata carries the score.
-  from dcgan_tf.export import metadata, serving
+  from dcgan_tf.export import serving
   assert serving.versions(os.path.join(workdir, "serving_best")) == [best["step"]]
   info = metadata.read(os.path.join(workdir, "serving_best", str(best["step"])))
   assert info["step"] == best["step"] and info["scores"]["value"] == best["value"]
-  # evaluate on that checkpoint reproduces the score in the JSON.
+  assert info["generator"] == best["generator"]
+  # evaluate on that checkpoint (and generator) reproduces the score in the JSON.
   again = evaluator.evaluate(eval_options.Options(workdir=workdir, checkpoint=best["checkpoint"],
-                                               metrics="swd", num_samples=64))
+                                               metrics="swd", num_samples=64,
+                                               use_ema=best["generator"] == "ema"))
   assert again["step"] == best["step"]
   # The same float32 ops on the same weights and z: bit for bit on a CPU (measured). On a
   # GPU another cuDNN algorithm rounds in another order (~1e-6 relative per conv), which
@@ -101,7 +114,8 @@ def test_each_periodic_evaluation_scores_the_generator_as_it_is_then(tmp_path):
   config = tiny(eval_every=1, eval_samples=64, eval_metrics="swd")
   g, workdir = models.build_generator(config), Workdir(str(tmp_path))
   periodic = evaluation.PeriodicEval(None, evaluation.make_context(config, workdir, g), ("swd",),
-                                     config, Best(), tf.summary.create_noop_writer(), g)
+                                     config, Best(), tf.summary.create_noop_writer(),
+                                     {"trained": g}, final_step=10)
   first = periodic.evaluate(1)["swd"]
   g.set_weights([np.zeros_like(w) for w in g.get_weights()])  # G draws one grey image now
   second = periodic.evaluate(2)["swd"]
@@ -110,6 +124,20 @@ def test_each_periodic_evaluation_scores_the_generator_as_it_is_then(tmp_path):
   # The same float32 ops on the same weights, z and real images in one process: equal up to
   # another kernel choice on a GPU (~1e-6 relative per op), far under rel 1e-5.
   assert second != first and second == pytest.approx(fresh, rel=1e-5)
+
+
+def test_the_better_generator_is_chosen_by_the_best_metric():
+  from dcgan_tf.train import evaluation
+  periodic = evaluation.PeriodicEval.__new__(evaluation.PeriodicEval)
+  periodic.best_metric = "fid"
+  nan = float("nan")
+  for scores, chosen in (({"ema": {"fid": 2.0}, "trained": {"fid": 1.0}}, "trained"),
+                         ({"ema": {"fid": 1.0}, "trained": {"fid": 2.0}}, "ema"),
+                         ({"ema": {"fid": 1.0}, "trained": {"fid": 1.0}}, "ema"),  # a tie
+                         ({"ema": {"fid": nan}, "trained": {"fid": 3.0}}, "trained"),
+                         ({"ema": {"fid": nan}, "trained": {"fid": nan}}, "ema"),
+                         ({"trained": {"kid": 1.0}}, "trained")):
+    assert periodic.choose(scores) == chosen, scores
 
 
 @pytest.mark.parametrize("overrides,message", [

@@ -201,6 +201,11 @@ class Context:
     None: untruncated); real images, real features and the classifier stay."""
     self.samples = Samples(self, truncation)
 
+  def use_generator(self, generator, ema: bool):
+    """Scores `generator` (ema: it holds EMA weights) from now on, on the same real side."""
+    self.run = dataclasses.replace(self.run, generator=generator, ema=ema)
+    self.refresh()
+
   @functools.cached_property
   def _fake_split_images(self):
     """fake_split: (images, labels) of real images scored in G's place (a reference row:

@@ -74,7 +74,9 @@ def export_best(workdir, best: dict, config: Config) -> str:
   WORKDIR/saved_model_best (its step and scores in saved_model_best.json beside it and in
   its metadata) and publishes it in WORKDIR/serving_best/STEP."""
   path = os.path.join(workdir.checkpoint_dir, best["checkpoint"])
-  run = inference.load_run(workdir.path, path, discriminator=False)
+  # The generator the evaluation found better (EMA or trained; older records: the EMA G).
+  run = inference.load_run(workdir.path, path, discriminator=False,
+                           use_ema=best.get("generator", "ema") == "ema")
   out = export_generator(run.generator, workdir.saved_model_best_dir, config, step=run.step,
                          ema=run.ema, scores=best)
   record = dict(best, checkpoint=path, saved_model=out, generator="ema" if run.ema else "trained")

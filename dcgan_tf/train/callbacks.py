@@ -1,8 +1,8 @@
 """The per-step actions of a training run, and the one Keras callback that runs them.
 
-A run's actions (faults.NonFiniteGuard, ema.EMAStatistics, StepLogger, SampleGrid,
-evaluation.PeriodicEval, Checkpointer, then faults.SignalStop or CoordinatedStop) are
-listed once, in order, in train/loop.py and handed to RunActions: after every round of
+A run's actions (faults.NonFiniteGuard, ada.AdaptAugment, ema.EMAStatistics, StepLogger,
+SampleGrid, evaluation.PeriodicEval, Checkpointer, then faults.SignalStop or
+CoordinatedStop) are listed once, in order, in train/loop.py and handed to RunActions: after every round of
 train steps (one round = steps_per_execution steps) it reads `gan.step` once and calls
 each action's after(previous, step, logs). Order matters: the guard first, so a
 rejected step trips it before anything reads the weights; the checkpointer after

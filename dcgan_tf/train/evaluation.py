@@ -5,8 +5,9 @@ make_context builds an evaluate/context.py Context over the live generator with 
 Settings of `python -m dcgan_tf.evaluate --seed=0 --num_samples=--eval_samples
 --feature_extractor=classifier` (the same noise, labels, real images and classifier), and
 PeriodicEval scores it with evaluator.score, as evaluate does: a number logged here is
-reproduced by evaluate on the same checkpoint. The generator evaluated is the one the run
-samples from (the EMA G when --ema_decay > 0).
+reproduced by evaluate on the same checkpoint (with --nouse_ema for the trained G). With an
+EMA G both it and the trained G are scored, and the better by --eval_best is what the best
+checkpoint's export and the final export ship (saying which: "generator" in their JSON).
 
   --eval_metrics  auto: fid,kid on the features of the dataset's cached classifier (the one
                   `evaluate --feature_extractor=classifier` trains) when it exists, else swd
@@ -17,7 +18,8 @@ samples from (the EMA G when --ema_decay > 0).
                   checkpoints/best/ (never rotated away); best.json beside it holds its step
                   and score; at the end the run exports it as WORKDIR/saved_model_best
                   (+ saved_model_best.json)
-The time each evaluation takes is logged and written as the scalar eval/seconds.
+The run also evaluates its last step (the final export's choice). The time each evaluation
+takes is logged and written as the scalar eval/seconds.
 """
 
 import json
@@ -64,63 +66,109 @@ def resolve_metrics(config: Config, context: Context):
 
 
 class PeriodicEval(Action):
-  """Every `config.eval_every` steps: metrics to TensorBoard, best checkpoint kept apart."""
+  """Every `config.eval_every` steps and at the last step: metrics to TensorBoard, the best
+  checkpoint kept apart, and which generator is better.
 
-  def __init__(self, gan, context: Context, metrics, config: Config, best, writer, generator):
+  candidates: {"ema": EMA G, "trained": G} (or {"trained": G} without EMA), the first being
+  the one the run samples from. Each is scored on the same samples' z and real side; the
+  better by the best metric (the first on ties) is `choice` (step, name, record), which
+  the best checkpoint's export and the final export use. eval/NAME logs the first,
+  eval/trained/NAME the trained G beside an EMA G.
+  """
+
+  def __init__(self, gan, context: Context, metrics, config: Config, best, writer, candidates,
+               final_step):
     super().__init__()
-    self.generator = generator  # the live G the context evaluates (or its float32 copy)
+    self.candidates = dict(candidates)
+    first = next(iter(self.candidates.values()))
+    # The context's network: the first candidate itself, or its float32 copy (mixed
+    # precision) into which each candidate's weights are copied before it is scored.
+    self.copy = None if context.run.generator is first else context.run.generator
     self.gan, self.context, self.metrics, self.writer = gan, context, metrics, writer
-    self.every = config.eval_every
+    self.every, self.final_step = config.eval_every, final_step
     # None: only higher-is-better metrics (precision, ...) are evaluated; no best checkpoint.
     self.best_metric = config.eval_best or next(
         (m for m in metrics if m in config_lib.EVAL_BEST_METRICS), None)
     self.best = best  # checkpoints.BestCheckpoint of the run
     self.last_step = None
+    self.choice = None  # (step, generator name, record) of the last evaluation
 
   @classmethod
   def for_run(cls, run, writer) -> "PeriodicEval":
     """The evaluation of a training run (train/setup.py's Run), its sample generator."""
-    config = run.config
+    config, gan = run.config, run.gan
     context = make_context(config, run.out, run.sample_generator)
     metrics = resolve_metrics(config, context)
     if config.eval_best and config.eval_best not in metrics:
       raise UserError(f"{config.eval_best} is not among the metrics evaluated "
                       f"({', '.join(metrics)}; eval_metrics={config.eval_metrics})",
                       "eval_best")
-    logging.info("Evaluating %s every %d steps on %d samples", ",".join(metrics),
-                 config.eval_every, config.eval_samples)
+    candidates = {"trained": gan.generator}
+    if gan.ema_generator is not None:
+      candidates = {"ema": gan.ema_generator, **candidates}
+    logging.info("Evaluating %s every %d steps on %d samples (%s G)", ",".join(metrics),
+                 config.eval_every, config.eval_samples, " and ".join(candidates))
     best = checkpoints.BestCheckpoint(run.checkpoints.checkpoint, run.out)
-    return cls(run.gan, context, metrics, config, best, writer, run.sample_generator)
+    return cls(gan, context, metrics, config, best, writer, candidates, run.total_steps)
 
   def after(self, previous, step, logs):
     if crossed(previous, step, self.every) and step != self.last_step:
       self.evaluate(step)
 
+  def end(self, step):
+    if step >= self.final_step and step != self.last_step:  # what the final export picks by
+      self.evaluate(step)
+
+  def _score(self, name):
+    network = self.candidates[name]
+    if self.copy is not None:
+      models.copy_weights(network, self.copy)
+      network = self.copy
+    self.context.use_generator(network, ema=name == "ema")
+    return evaluator.headline(evaluator.score(self.context, self.metrics)[0])
+
+  def choose(self, scores: dict) -> str:
+    """The candidate with the lowest finite best-metric value; the first on ties or when
+    none has one."""
+    names = list(scores)
+    values = [scores[n].get(self.best_metric, np.nan) for n in names]
+    finite = [(v, i) for i, v in enumerate(values) if np.isfinite(v)]
+    return names[min(finite)[1]] if finite else names[0]
+
   def evaluate(self, step):
     t0 = time.perf_counter()
-    if self.context.run.generator is not self.generator:  # the float32 copy: sync it
-      models.copy_weights(self.generator, self.context.run.generator)
-    self.context.refresh()
-    values = evaluator.headline(evaluator.score(self.context, self.metrics)[0])
+    scores = {name: self._score(name) for name in self.candidates}
     seconds = time.perf_counter() - t0
+    first = next(iter(scores))
     with self.writer.as_default(step=step):
-      for name, value in values.items():
+      for name, value in scores[first].items():
         tf.summary.scalar(f"eval/{name}", value)
+      if first != "trained":
+        for name, value in scores["trained"].items():
+          tf.summary.scalar(f"eval/trained/{name}", value)
       tf.summary.scalar("eval/seconds", seconds)
       tf.summary.text("eval/protocol", json.dumps(self.context.protocol(), sort_keys=True))
     self.writer.flush()
     self.last_step = step
+    chosen = self.choose(scores)
+    values = scores[chosen]
     value = values.get(self.best_metric, np.nan)
     best = self.best.record
     better = bool(np.isfinite(value)) and (best is None or value < best["value"])
-    logging.info("eval at step %d (%.1fs): %s%s", step, seconds,
-                 "  ".join(f"{k}={v:.4g}" for k, v in values.items()),
-                 f"  (best {self.best_metric} so far)" if better else "")
+    logging.info("eval at step %d (%.1fs): %s%s%s", step, seconds,
+                 "  ".join(f"{k}={v:.4g}" for k, v in scores[first].items()),
+                 "".join(f"  {n}: " + " ".join(f"{k}={v:.4g}" for k, v in scores[n].items())
+                         for n in list(scores)[1:]),
+                 f"  (best {self.best_metric} so far, {chosen} G)" if better else "")
+    protocol = dict(self.context.protocol(), generator=chosen)
+    record = dict(metric=self.best_metric, value=value, metrics=values, generator=chosen,
+                  num_samples=self.context.settings.num_samples, seed=EVAL_SEED,
+                  protocol=protocol)
+    if len(scores) > 1:
+      record["candidates"] = scores
+    if set(values) & set(FEATURE_METRICS):
+      record["feature_extractor"] = self.context.extractor.name
+    self.choice = (step, chosen, record)
     if better:
-      record = dict(metric=self.best_metric, value=value, metrics=values,
-                    num_samples=self.context.settings.num_samples, seed=EVAL_SEED,
-                    protocol=self.context.protocol())
-      if set(values) & set(FEATURE_METRICS):
-        record["feature_extractor"] = self.context.extractor.name
       self.best.save(step, record)
     return values

@@ -4,7 +4,8 @@ Read top to bottom:
   1. setup.setup: strategy, precision, workdir, data facts, compiled GAN, checkpoints
      restored, the input pipeline shuffled for the step the run starts from.
   2. The per-step actions, listed once in their order (callbacks.RunActions): finite
-     check, EMA statistics, log, sample grid, evaluation, checkpoint, stop.
+     check, augmentation strength, EMA statistics, log, sample grid, evaluation,
+     checkpoint, stop.
   3. fit: Keras `fit` over the compiled train step with that one callback, in rounds of
      steps_per_execution steps (fit_steps), rolling back on a non-finite step (the policy
      is faults.Rollbacks', the state checkpoints.RunCheckpoints').
@@ -27,7 +28,7 @@ from dcgan_tf import checkpoints
 from dcgan_tf import images
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel, serving
-from dcgan_tf.train import callbacks, distribute, ema, faults
+from dcgan_tf.train import ada, callbacks, distribute, ema, faults
 from dcgan_tf.train import setup as setup_lib
 
 
@@ -50,6 +51,7 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
     logging.info("Already at step %d of %d: nothing to train", run.start_step, run.total_steps)
 
   # The per-step actions, in their order (callbacks.py says why this order).
+  adapt_augment = [ada.AdaptAugment(gan)] if gan.adaptive_augment else []
   ema_statistics = []
   if gan.ema_generator is not None:
     ema_statistics = [ema.EMAStatistics(
@@ -81,7 +83,8 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
   t_fit = time.perf_counter()
   try:
     with stop:
-      actions = callbacks.RunActions(gan, [run.guard, *ema_statistics, step_logger, sampler,
+      actions = callbacks.RunActions(gan, [run.guard, *adapt_augment, *ema_statistics,
+                                           step_logger, sampler,
                                            *periodic_eval, checkpointer, stop])
       ckpt_path, trained, rollbacks = fit(run, list(extra_callbacks) + [actions], stop)
   except tf.errors.OpError as e:
@@ -102,7 +105,8 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
                     "resume (the export happens when the run completes)", stop.signal_name,
                     final_step, run.total_steps, summary["checkpoint"])
   elif config.export:
-    summary.update(export(run, final_step))
+    choice = periodic_eval[0].choice if periodic_eval else None
+    summary.update(export(run, final_step, choice))
   summary["wall_s"] = time.perf_counter() - t_start
   distribute.cleanup_write_dir(out.path, run.workdir.path)  # a non-chief's throwaway folder
   logging.info("Done: %s", json.dumps(summary))
@@ -167,15 +171,23 @@ def fit(run: setup_lib.Run, callbacks_, stop):
     rollbacks.rolled_back(guard, restored)
 
 
-def export(run: setup_lib.Run, step: int) -> dict:
-  """The finished run's SavedModel (+ TF Serving version), and the best evaluated one's."""
-  config, generator = run.config, run.sample_generator
+def export(run: setup_lib.Run, step: int, choice=None) -> dict:
+  """The finished run's SavedModel (+ TF Serving version), and the best evaluated one's.
+
+  choice: evaluation.PeriodicEval.choice, (step, "ema" | "trained", record) or None. When
+  the last step was evaluated, the better generator is exported with its scores; else the
+  one the run samples from (the EMA G when there is one).
+  """
+  config, gan = run.config, run.gan
+  ema, scores = gan.ema_generator is not None, None
+  if choice is not None and choice[0] == step:
+    ema, scores = ema and choice[1] == "ema", choice[2]
+  generator = gan.ema_generator if ema else gan.generator
   bad = checkpoints.nonfinite_variables(generator.variables)
   if bad:  # the final checkpoint was checked too: belt and braces before publishing
     raise UserError(f"not exporting: generator weight {bad[0]} is non-finite at step {step}")
   paths = {"saved_model": savedmodel.export_generator(
-      generator, run.out.saved_model_dir, config, step=step,
-      ema=run.gan.ema_generator is not None)}
+      generator, run.out.saved_model_dir, config, step=step, ema=ema, scores=scores)}
   paths["serving"] = serving.publish(paths["saved_model"], run.out.serving_dir, step,
                                      config.keep_checkpoints)
   best = checkpoints.read_best(run.out) if config.eval_every else None
