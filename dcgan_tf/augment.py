@@ -17,9 +17,11 @@ Images are float [B, H, W, C] in [-1, 1] (color may leave that range, as in the 
 Strength (`--augment_p`): each policy is applied to each image with probability p (ADA's
 form, Karras et al. 2020: with p < 1 D also sees clean images, so G is not pushed towards
 augmented-looking samples however long it trains). p = 1 is DiffAugment itself. auto: p
-starts at 0 and after every step moves by sign(r_t - ADA_TARGET) * images / ADA_IMAGES
-(adapt_probability), r_t = E[sign(D(x_real))] over the step's augmented real batch: D
-that is sure of every training image (r_t -> 1) is overfitting and gets more augmentation.
+starts at 0 and after every round of steps (one step on CPUs, steps_per_execution on
+accelerators; train/ada.py) moves by sign(r_t - ADA_TARGET) * images / ADA_IMAGES
+(adapt_probability), r_t = E[sign(D(x_real))] over the round's augmented real images (for
+least squares sign(D - 0.5), its undecided output): D that is sure of every training image
+(r_t -> 1) is overfitting and gets more augmentation.
 ADA_IMAGES = 500k images takes p from 0 to 1 (the paper's speed); ADA_TARGET = 0.6 (the
 paper's).
 """

@@ -112,11 +112,12 @@ def optimizer_state(optimizer) -> tf.train.Checkpoint:
   return tf.train.Checkpoint(state=list(optimizer.variables))
 
 
-def make_checkpoint(gan, fixed_noise) -> tf.train.Checkpoint:
+def make_checkpoint(gan, fixed_noise, optional=True) -> tf.train.Checkpoint:
   """The training checkpoint of a compiled GAN: networks (and the EMA generator when there
-  is one), optimizers, step, fixed noise (and the adaptive augmentation probability)."""
+  is one), optimizers, step, fixed noise, and (optional=True) the adaptive augmentation
+  probability, which a checkpoint written with a fixed p lacks (restore_optional)."""
   extra = {"ema_generator": gan.ema_generator} if gan.ema_generator is not None else {}
-  if gan.adaptive_augment:
+  if gan.adaptive_augment and optional:
     extra["augment_p"] = gan.augment_p
   return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                              g_optimizer=optimizer_state(gan.g_optimizer),
@@ -248,7 +249,8 @@ class RunCheckpoints:
 
   def __init__(self, gan, fixed_noise, read_dir: Workdir, write_dir: Workdir, keep: int, guard):
     self.gan, self.guard, self.read_dir, self.write_dir = gan, guard, read_dir, write_dir
-    self.checkpoint = make_checkpoint(gan, fixed_noise)
+    self.checkpoint = make_checkpoint(gan, fixed_noise)  # what a save writes
+    self.required = make_checkpoint(gan, fixed_noise, optional=False)  # what a restore needs
     self.manager = make_manager(self.checkpoint, write_dir, keep)
     self.variables = saved_variables(gan, fixed_noise)
     self.last_step, self.last_path = None, None  # newest good checkpoint: saved or restored
@@ -256,10 +258,23 @@ class RunCheckpoints:
   def restore(self) -> Optional[str]:
     """Restores the newest readable checkpoint (restore_latest); returns its path, None
     when there is none. The weights then equal it: a save at its step writes nothing."""
-    path = restore_latest(self.checkpoint, self.read_dir)
+    path = restore_latest(self.required, self.read_dir)
     if path is not None:
       self.last_step, self.last_path = step_of(path), path
+      self.restore_optional(path)
     return path
+
+  def restore_optional(self, path: str) -> None:
+    """The adaptive augmentation probability from `path` when it holds one; a run trained
+    with a fixed p (or before p existed) goes on from p = 0, as a new run starts."""
+    if not self.gan.adaptive_augment:
+      return
+    if tf.train.load_checkpoint(path).has_tensor("augment_p/.ATTRIBUTES/VARIABLE_VALUE"):
+      tf.train.Checkpoint(augment_p=self.gan.augment_p).restore(path).expect_partial()
+    else:
+      logging.warning("%s holds no adaptive augment_p (trained with a fixed one): p starts "
+                      "at 0", path)
+      self.gan.augment_p.assign(0.0)
 
   def save(self) -> Optional[str]:
     """Checkpoint of the current step; None (guard tripped) when anything is non-finite."""

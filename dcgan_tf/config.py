@@ -350,7 +350,7 @@ def _number(text: str) -> float:
   """float(text), or NaN when it is not a number (NaN fails every range check)."""
   try:
     return float(text)
-  except ValueError:
+  except (TypeError, ValueError):
     return float("nan")
 
 

@@ -74,6 +74,9 @@ class GAN(keras.Model):
     self.fixed_augment_p = None if augment_p is None else float(augment_p)
     self.augment_p = tf.Variable(0.0 if augment_p is None else float(augment_p), trainable=False,
                                  dtype=tf.float32, name="augment_p")
+    # D's undecided output, around which sign(D(x_real)) is taken: logit 0 for the
+    # nonsaturating and hinge losses, 0.5 between least squares' targets 0 and 1.
+    self.undecided = 0.5 if loss == "least_squares" else 0.0
     self.real_signs, self.real_seen = (
         tf.Variable(0.0, trainable=False, dtype=tf.float32, name=name,
                     synchronization=tf.VariableSynchronization.ON_READ,
@@ -241,7 +244,7 @@ class GAN(keras.Model):
       g_loss, recon = self._g_loss(real, labels, fake, global_batch)
     update(self.g_optimizer, g_tape, g_loss, g_vars)
     if self.adaptive_augment:  # ADA's overfitting signal, this replica's share
-      signs = tf.sign(tf.cast(real_logits, tf.float32))
+      signs = tf.sign(tf.cast(real_logits, tf.float32) - self.undecided)
       self.real_signs.assign_add(tf.reduce_sum(signs))
       self.real_seen.assign_add(tf.cast(tf.size(signs), tf.float32))
       self.augment_p_tracker.update_state(self.augment_p)

@@ -200,3 +200,16 @@ def test_a_fixed_p_is_applied_and_never_adapted():
   assert not gan.adaptive_augment and "augment_p" not in logs
   np.testing.assert_array_equal(seen[0], real.numpy())  # p = 0: D sees the batch itself
   assert float(gan.augment_p.numpy()) == 0.0
+
+
+def test_least_squares_d_is_undecided_at_one_half():
+  """LSGAN's D aims at 1 on real and 0 on generated images: an output of 0.3 is a D that
+  calls the real image fake (sign -1), where for a logit it would be sure it is real."""
+  from dcgan_tf.train import ada
+  for loss, moved in (("least_squares", 0.0), ("nonsaturating", 16 / augment.ADA_IMAGES)):
+    gan, batch = tiny_gan(augment="translation", augment_p="auto", loss=loss)
+    _sign_stub(gan, 0.3)
+    gan.train_step(batch)
+    ada.AdaptAugment(gan).after(0, 1, {})
+    # p from 0: clipped at 0, or one move of 3.2e-5 (float32: an ulp of it, rel 1e-6)
+    assert float(gan.augment_p.numpy()) == pytest.approx(moved, rel=1e-6, abs=0), loss

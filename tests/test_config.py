@@ -25,7 +25,10 @@ def test_every_config_file_validates():
 @pytest.mark.parametrize("field,value", [("image_size", 48), ("variant", "wgan"), ("d_steps", 0),
                                          ("label_smoothing", 0.5), ("g_lr", 0.0),
                                          ("ema_stat_samples", 1), ("ema_stat_samples", 300),
-                                         ("ema_rampup", 1.5), ("ema_rampup", float("nan"))])
+                                         ("ema_rampup", 1.5), ("ema_rampup", float("nan")),
+                                         ("augment_p", "nan"), ("augment_p", "1.5"),
+                                         ("augment_p", None),
+                                         ("augment_p", "auto")])  # auto without --augment
 def test_validate_names_the_field(field, value):
   with pytest.raises(UserError, match=f"^{field}: ") as error:
     config_lib.validate(Config(**{field: value}))

@@ -96,6 +96,20 @@ def test_restore_in_a_fresh_process_equals_every_saved_value(tmp_path):
     np.testing.assert_array_equal(before, after, err_msg=name)  # arithmetic: bit for bit
 
 
+def test_a_run_trained_with_a_fixed_p_resumes_with_an_adaptive_one(tmp_path):
+  """Its checkpoints hold no augment_p: every other variable is restored, p starts at 0."""
+  from dcgan_tf.train import setup
+  workdir = str(tmp_path / "run")
+  _trained(tiny(augment="translation"), workdir, 2)
+  run = setup.setup(tiny(augment="translation", augment_p="auto"), workdir)
+  assert run.start_step == 2 and float(run.gan.augment_p.numpy()) == 0.0
+  run.gan.augment_p.assign(0.25)
+  run.gan.step.assign_add(1)
+  path = run.checkpoints.save()  # step 3, now with p
+  run.gan.augment_p.assign(0.0)
+  assert run.checkpoints.restore() == path and float(run.gan.augment_p.numpy()) == 0.25
+
+
 def test_restoring_into_another_shape_is_a_one_line_error(tmp_path):
   from dcgan_tf import models
   from dcgan_tf.errors import UserError

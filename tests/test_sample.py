@@ -140,6 +140,17 @@ def test_conditional_grid_rows_and_class_to_class_rows(tmp_path):
   assert _png(out).shape[1] == 15 * 34 + 2
 
 
+def test_class_to_class_interpolation_of_a_projection_g_is_a_user_error():
+  from conftest import tiny
+  from dcgan_tf import config as config_lib, inference, models
+  from dcgan_tf.sample import pictures
+  config = config_lib.resolve_classes(tiny(variant="cdcgan_projection"), 10)
+  run = inference.Run(workdir=None, config=config, generator=models.build_generator(config),
+                      discriminator=None, step=0, checkpoint="")
+  with pytest.raises(UserError, match="^mode: class-to-class interpolation blends cdcgan's"):
+    pictures.interpolation(run, rows=2, steps=3)
+
+
 def test_truncation_rows_share_their_noise_and_shrink_it(workdir, tmp_path):
   """--mode=truncation: a row per t over the same uniforms; --truncation on a grid draws the
   z that the export's generate_truncated draws for that seed."""

@@ -87,6 +87,9 @@ def interpolation(run: Run, rows=8, steps=10, seed=0, spherical=True):
   if isinstance(run.generator, inference.ExportedGenerator):
     raise UserError("class-to-class interpolation needs G's label embedding, which an export "
                     "does not expose; use a checkpoint", "saved_model")
+  if run.generator.label_embedding is None:  # cdcgan_projection: labels act in batch norm
+    raise UserError(f"class-to-class interpolation blends cdcgan's label embedding; "
+                    f"variant={run.config.variant} has none (try mode=grid)", "mode")
   table = np.asarray(run.generator.label_embedding.embed.embeddings.numpy())
   images = []
   for r in range(rows):

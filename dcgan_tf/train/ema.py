@@ -3,7 +3,9 @@ moving average of the trained G's, for samples that are smoother and better than
 step's (the raw G oscillates with the adversarial game).
 
 After each generator step t: ema = d_t * ema + (1 - d_t) * w with
-d_t = min(--ema_decay, (1 + t) / (10 + t)) (gan.ema_decay_at). The update runs inside the
+d_t = min(--ema_decay, 0.5 ** (1 / (--ema_rampup * t))) (gan.ema_decay_at: the average's
+half-life grows as a share of the steps taken; --ema_rampup=0: min(--ema_decay,
+(1 + t) / (10 + t))). The update runs inside the
 compiled train step (GAN._update_ema), so it costs no dispatch of its own and every step
 gets its own decay whatever steps_per_execution is.
 

@@ -111,6 +111,10 @@ class PeriodicEval(Action):
     best = checkpoints.BestCheckpoint(run.checkpoints.checkpoint, run.out)
     return cls(gan, context, metrics, config, best, writer, candidates, run.total_steps)
 
+  def begin(self, step):
+    if self.last_step is not None and self.last_step > step:  # rolled back past it
+      self.last_step, self.choice = None, None
+
   def after(self, previous, step, logs):
     if crossed(previous, step, self.every) and step != self.last_step:
       self.evaluate(step)
@@ -125,7 +129,8 @@ class PeriodicEval(Action):
       models.copy_weights(network, self.copy)
       network = self.copy
     self.context.use_generator(network, ema=name == "ema")
-    return evaluator.headline(evaluator.score(self.context, self.metrics)[0])
+    values = evaluator.headline(evaluator.score(self.context, self.metrics)[0])
+    return values, self.context.protocol()
 
   def choose(self, scores: dict) -> str:
     """The candidate with the lowest finite best-metric value; the first on ties or when
@@ -137,7 +142,8 @@ class PeriodicEval(Action):
 
   def evaluate(self, step):
     t0 = time.perf_counter()
-    scores = {name: self._score(name) for name in self.candidates}
+    scored = {name: self._score(name) for name in self.candidates}
+    scores = {name: values for name, (values, _) in scored.items()}
     seconds = time.perf_counter() - t0
     first = next(iter(scores))
     with self.writer.as_default(step=step):
@@ -147,7 +153,7 @@ class PeriodicEval(Action):
         for name, value in scores["trained"].items():
           tf.summary.scalar(f"eval/trained/{name}", value)
       tf.summary.scalar("eval/seconds", seconds)
-      tf.summary.text("eval/protocol", json.dumps(self.context.protocol(), sort_keys=True))
+      tf.summary.text("eval/protocol", json.dumps(scored[first][1], sort_keys=True))
     self.writer.flush()
     self.last_step = step
     chosen = self.choose(scores)
@@ -160,10 +166,9 @@ class PeriodicEval(Action):
                  "".join(f"  {n}: " + " ".join(f"{k}={v:.4g}" for k, v in scores[n].items())
                          for n in list(scores)[1:]),
                  f"  (best {self.best_metric} so far, {chosen} G)" if better else "")
-    protocol = dict(self.context.protocol(), generator=chosen)
     record = dict(metric=self.best_metric, value=value, metrics=values, generator=chosen,
                   num_samples=self.context.settings.num_samples, seed=EVAL_SEED,
-                  protocol=protocol)
+                  protocol=scored[chosen][1])
     if len(scores) > 1:
       record["candidates"] = scores
     if set(values) & set(FEATURE_METRICS):

@@ -105,7 +105,10 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
                     "resume (the export happens when the run completes)", stop.signal_name,
                     final_step, run.total_steps, summary["checkpoint"])
   elif config.export:
-    choice = periodic_eval[0].choice if periodic_eval else None
+    choice = None
+    if periodic_eval:  # the last step's evaluation (a rerun of a finished run: now)
+      periodic_eval[0].end(final_step)
+      choice = periodic_eval[0].choice
     summary.update(export(run, final_step, choice))
   summary["wall_s"] = time.perf_counter() - t_start
   distribute.cleanup_write_dir(out.path, run.workdir.path)  # a non-chief's throwaway folder
