@@ -127,7 +127,7 @@ def test_each_periodic_evaluation_scores_the_generator_as_it_is_then(tmp_path):
   assert second != first and second == pytest.approx(fresh, rel=1e-5)
 
 
-def test_the_better_generator_is_chosen_by_the_best_metric():
+def test_the_better_generator_is_chosen_by_the_best_metric_and_forgotten_on_rollback():
   from dcgan_tf.train import evaluation
   periodic = evaluation.PeriodicEval.__new__(evaluation.PeriodicEval)
   periodic.best_metric = "fid"
@@ -139,6 +139,12 @@ def test_the_better_generator_is_chosen_by_the_best_metric():
                          ({"ema": {"fid": nan}, "trained": {"fid": nan}}, "ema"),
                          ({"trained": {"kid": 1.0}}, "trained")):
     assert periodic.choose(scores) == chosen, scores
+  # A rollback to before the last evaluation forgets it: the redone step is evaluated again.
+  periodic.last_step, periodic.choice = 6, (6, "trained", {})
+  periodic.begin(6)  # a fit resumed where it stopped keeps it
+  assert periodic.choice == (6, "trained", {})
+  periodic.begin(4)
+  assert periodic.last_step is None and periodic.choice is None
 
 
 @pytest.mark.parametrize("overrides,message", [

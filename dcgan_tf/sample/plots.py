@@ -18,7 +18,9 @@ from dcgan_tf.workdir import Workdir
 
 # Panels of the curves figure: (title, tags); a panel is drawn when any tag has data.
 CURVE_PANELS = (("losses", ("d_loss", "g_loss")),
-                ("discriminator outputs (sigmoid D, in [0, 1])", ("d_real", "d_fake")))
+                ("discriminator outputs (sigmoid D, in [0, 1])", ("d_real", "d_fake")),
+                ("adaptive augmentation: p and r_t = E[sign D(x_real)]",
+                 ("augment_p", "d_real_sign")))
 # Evaluation scalars (evaluate.evaluator.scalars tags, first path part) where higher is better.
 HIGHER_IS_BETTER = ("svm", "is", "precision", "recall", "coverage", "class_accuracy")
 
