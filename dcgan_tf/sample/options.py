@@ -22,8 +22,8 @@ class SampleOptions:
       "samples of groups A, B and C each followed by the image of their mean z, then "
       "G(mean_A - mean_B + mean_C) and 2 copies with uniform noise +-0.25 added to that z; "
       "groups are random unless --z_from/--groups pick images of a grid. kernels: the first "
-      "D layer's filters (gray = 0). curves: D/G losses, D outputs, ADA's p and evaluation scalars "
-      "over training. truncation: one row of --num (default 8) samples per t of "
+      "D layer's filters (gray = 0). curves: D/G losses, D outputs, ADA's p and evaluation "
+      "scalars over training. truncation: one row of --num (default 8) samples per t of "
       "--truncation, the same noise in each column (quality against diversity at a glance). "
       "nearest: --num (default 8) rows, each a sample followed by its 3 nearest training "
       "images in pixels (the run's whole training split): copying shows as twins.")
