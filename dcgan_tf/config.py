@@ -48,8 +48,8 @@ IDENTITY_FIELDS = ("dataset", "variant", "image_size", "channels", "latent_dim",
                    "gen_filters", "disc_filters", "num_classes", "embedding_dim", "mlp_units",
                    "maxout_pieces", "ema_decay")
 # Identity fields that shape only one variant's networks: compared only for that variant.
-VARIANT_ONLY_FIELDS = {"mlp_units": ("gan",), "maxout_pieces": ("gan",), "embedding_dim": ("cdcgan",),
-                       "num_classes": CONDITIONAL_VARIANTS, "gen_filters": VARIANTS[1:],
+VARIANT_ONLY_FIELDS = {"mlp_units": ("gan",), "maxout_pieces": ("gan",),
+                       "embedding_dim": ("cdcgan",), "num_classes": CONDITIONAL_VARIANTS, "gen_filters": VARIANTS[1:],
                        "disc_filters": VARIANTS[1:]}
 
 

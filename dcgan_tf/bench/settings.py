@@ -24,7 +24,8 @@ class BenchOptions:
   config: Optional[str] = option(None, "Experiment file in configs/ whose model and data fields "
                                   "to use (name or path); the flags below override it. Default: "
                                   "the built-in defaults (the DCGAN paper's network).")
-  variant: Optional[str] = option(None, "Model family: gan | dcgan | cdcgan | cdcgan_projection | sngan. Default: "
+  variant: Optional[str] = option(None, "Model family: gan | dcgan | cdcgan | "
+                                  "cdcgan_projection | sngan. Default: "
                                    "dcgan.")
   image_size: Optional[int] = option(None, "Square image side: 32, 64 or 128. Default: the "
                                       "config's, or 64 without --config.")

@@ -103,7 +103,8 @@ def metric_class_accuracy(ctx):
   """Conditional runs: the share of G(z, y) that the dataset's classifier (the one of
   --feature_extractor=classifier, trained on real images) labels y. 1 is ideal."""
   if not ctx.run.num_classes:
-    raise UserError("class_accuracy needs a conditional run (variant=cdcgan or cdcgan_projection)", "metrics")
+    raise UserError("class_accuracy needs a conditional run (variant=cdcgan or "
+                    "cdcgan_projection)", "metrics")
   model, info = ctx.classifier
   predicted = classifier_lib.predict_logits(model, ctx.samples.images,
                                             ctx.settings.batch_size).argmax(-1)
@@ -136,7 +137,8 @@ def metric_intra_fid(ctx):
   that class), on the extractor's features; value = the mean over classes, with the worst.
   Per-class sets are ~N / classes images: compare numbers made with one --num_samples."""
   if not ctx.run.num_classes:
-    raise UserError("intra_fid needs a conditional run (variant=cdcgan or cdcgan_projection)", "metrics")
+    raise UserError("intra_fid needs a conditional run (variant=cdcgan or cdcgan_projection)",
+                    "metrics")
   real, fake = ctx.real_features[0], ctx.samples.features[0]
   per_class, counts = {}, {}
   for c in range(ctx.run.num_classes):
