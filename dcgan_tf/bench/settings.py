@@ -25,8 +25,7 @@ class BenchOptions:
                                   "to use (name or path); the flags below override it. Default: "
                                   "the built-in defaults (the DCGAN paper's network).")
   variant: Optional[str] = option(None, "Model family: gan | dcgan | cdcgan | "
-                                  "cdcgan_projection | sngan. Default: "
-                                   "dcgan.")
+                                  "cdcgan_projection | sngan. Default: dcgan.")
   image_size: Optional[int] = option(None, "Square image side: 32, 64 or 128. Default: the "
                                       "config's, or 64 without --config.")
   channels: Optional[int] = option(None, "Image channels: 1 or 3. Default: the config's, or 3.")
