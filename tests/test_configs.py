@@ -176,7 +176,7 @@ def test_config_trains_and_exports(name, tmp_path):
   g = gan.generator
   assert (g.image_size, g.channels, g.latent_dim) == (
       original.image_size, original.channels, original.latent_dim)
-  if original.variant == "cdcgan":  # the config's class count, or the (tiny) dataset's
+  if original.variant in config_lib.CONDITIONAL_VARIANTS:  # its class count, or the data's
     assert num_classes == original.num_classes or (num_classes >= 1 and not original.num_classes)
   else:
     assert num_classes == 0
