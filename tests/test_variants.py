@@ -158,7 +158,12 @@ def test_cdcgan_unlabelled_data_is_one_class():
 
 # ---------------------------------------------------------- cdcgan_projection
 
-def test_projection_logit_is_the_linear_head_plus_the_class_embedding_dot_features():
+def test_projection_logit_is_the_linear_head_plus_the_class_embedding_dot_features(request):
+  # The embedding is a matmul on one-hot labels: with TF32 (Ampere GPUs) V's rows would be
+  # rounded to 10-bit mantissas (5e-4 relative), above the float32 bound below.
+  tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+  tf.config.experimental.enable_tensor_float_32_execution(False)
+  request.addfinalizer(lambda: tf.config.experimental.enable_tensor_float_32_execution(tf32))
   config = config_lib.resolve_classes(tiny(variant="cdcgan_projection"), 10)
   d = models.build_discriminator(config)
   assert not _layers(d, layers.BatchNormalization) and d.label_embedding is None
