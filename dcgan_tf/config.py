@@ -135,9 +135,9 @@ class Config:
   ema_decay: float = option(0.999, "EMA generator: largest decay of the moving average of G's "
                             "weights after each step (train/ema.py); its samples are used for "
                             "grids, sample, evaluate and the export. In [0, 1); 0 = off.")
-  ema_rampup: float = option(0.05, "EMA generator: the average's half-life grows as this "
+  ema_rampup: float = option(0.02, "EMA generator: the average's half-life grows as this "
                              "fraction of the steps taken, up to --ema_decay's (StyleGAN2-ADA's "
-                             "ramp-up; 0.05: 75 steps at step 1,500, 300 at 6,000). In [0, 1]; "
+                             "ramp-up; 0.02: 30 steps at step 1,500, 120 at 6,000). In [0, 1]; "
                              "0 = a step-count warm-up, min(decay, (1 + t) / (10 + t)).")
   ema_stat_samples: int = option(4096, "EMA generator: z drawn to recompute its batch-norm "
                                  "statistics before a grid, checkpoint, evaluation or export "
