@@ -6,8 +6,9 @@ stays 2e-4). Chosen by a sweep on real Fashion-MNIST (docs/results.md, "Best set
 batch-norm D wins the early game at equal rates, and a faster G closes the gap; with the EMA
 generator (default ramp-up) averaging out the larger steps' flicker, the shipped G scores
 0.60x / 0.66x the paper config's FID at 1,500 steps (two seeds), and the two are level by
-3,000 steps: a faster start, not a better end point. Faster starts (hinge loss with Adam (0, 0.9) on top) lost to D after 1,500 steps; TTUR
-(D 4e-4 / G 1e-4) and spectral norm on D were far behind at this budget.
+3,000 steps: a faster start, not a better end point. Faster starts (hinge loss with Adam
+(0, 0.9) on top) lost to D after 1,500 steps; TTUR (D 4e-4 / G 1e-4) and spectral norm on D
+were far behind at this budget.
 For MNIST and other 32x32 grayscale sets start here with --dataset=...; papers' settings:
 configs/fashion_mnist.py, configs/mnist_dcgan.py.
 Data: as configs/fashion_mnist.py.

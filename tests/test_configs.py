@@ -119,7 +119,6 @@ def test_every_paper_experiment_has_a_config():
   assert set(PAPER_CONFIGS) <= set(CONFIG_NAMES)
 
 
-
 def test_the_best_config_changes_only_the_measured_settings_and_the_paper_config_none():
   """configs/fashion_mnist_best.py is the paper config plus exactly the sweep's winner (G's lr
   twice D's); the paper config keeps the DCGAN paper's values."""
@@ -132,6 +131,7 @@ def test_the_best_config_changes_only_the_measured_settings_and_the_paper_config
   assert changed == {"g_lr": 4e-4}
   assert (paper.loss, paper.beta_1, paper.beta_2, paper.g_lr, paper.d_lr, paper.batch_size,
           paper.variant) == ("nonsaturating", 0.5, 0.999, 2e-4, 2e-4, 128, "dcgan")
+
 
 def _exported_shapes():
   """The first config of each (variant, image_size, channels): only those export (an export
