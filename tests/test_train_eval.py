@@ -26,7 +26,7 @@ def test_eval_during_training_keeps_and_exports_the_best(tmp_path, request):
   workdir = str(tmp_path / "run")
   # Every 4 steps and the last: steps 4 and 6 (what the final export picks by).
   summary = loop.train(tiny(train_steps=6, eval_every=4, eval_samples=64, checkpoint_every=2,
-                            keep_checkpoints=1, export=True), workdir)
+                            keep_checkpoints=1, export=True, export_generator="best"), workdir)
   curve = plots.read_scalars(os.path.join(workdir, "tensorboard"))
   steps, ema_values = curve["eval/swd"]  # the EMA G (what the run samples from)
   trained_steps, trained_values = curve["eval/trained/swd"]  # and the trained G
@@ -147,6 +147,49 @@ def test_the_better_generator_is_chosen_by_the_best_metric_and_forgotten_on_roll
   assert periodic.last_step is None and periodic.choice is None
 
 
+def test_a_run_without_eval_every_exports_the_better_generator_by_one_last_evaluation(
+    tmp_path, monkeypatch):
+  """--export_generator=best (the default) without --eval_every: both Gs are scored at the
+  last step, the export says which it ships and with what scores, no best checkpoint."""
+  from dcgan_tf.export import metadata
+  from dcgan_tf.sample import plots
+  from dcgan_tf.train import evaluation, loop
+  chosen = []
+
+  def choose(self, scores):  # the trained G, whatever the scores: the export must follow
+    chosen.append(scores)
+    return "trained"
+
+  monkeypatch.setattr(evaluation.PeriodicEval, "choose", choose)
+  workdir = str(tmp_path / "run")
+  summary = loop.train(tiny(export=True, export_generator="best", eval_samples=64), workdir)
+  assert [sorted(s) for s in chosen] == [["ema", "trained"]]  # once, both Gs
+  final = metadata.read(summary["saved_model"])
+  assert final["generator"] == "trained" and final["step"] == 2
+  scores = final["scores"]
+  assert scores["metric"] == "swd" and scores["num_samples"] == 64
+  assert scores["value"] == scores["candidates"]["trained"]["swd"]  # the shipped G's score
+  assert scores["candidates"]["ema"]["swd"] != scores["candidates"]["trained"]["swd"]
+  # Logged like an evaluation during training; no best checkpoint, no saved_model_best.
+  curve = plots.read_scalars(os.path.join(workdir, "tensorboard"))
+  assert list(curve["eval/swd"][0]) == list(curve["eval/trained/swd"][0]) == [2]
+  assert "saved_model_best" not in summary
+  assert not os.path.exists(os.path.join(workdir, "checkpoints", "best"))
+
+
+@pytest.mark.parametrize("overrides,multi_worker,expected", [
+    (dict(export_generator="trained"), False, (2, "trained", None)),
+    (dict(export_generator="ema"), False, (2, "ema", None)),
+    (dict(export_generator="best", ema_decay=0.0), False, None),  # one G: nothing to choose
+    (dict(export_generator="best"), True, None)])  # no evaluation: the EMA G
+def test_the_final_export_ships_the_generator_export_generator_names(overrides, multi_worker,
+                                                                      expected):
+  import types
+  from dcgan_tf.train import loop
+  run = types.SimpleNamespace(config=tiny(export=True, **overrides))  # nothing else is read
+  assert loop.final_choice(run, None, [], 2, multi_worker) == expected
+
+
 @pytest.mark.parametrize("overrides,message", [
     (dict(eval_metrics="swd,bogus"), "^eval_metrics: "), (dict(eval_every=-1), "^eval_every: "),
     (dict(eval_metrics="swd", eval_best="fid"), "^eval_best: "),
@@ -156,7 +199,10 @@ def test_the_better_generator_is_chosen_by_the_best_metric_and_forgotten_on_roll
     (dict(eval_every=10, strategy="multiworker"), "^eval_every: "),
     # Evaluation settings without evaluation would be ignored without a word.
     (dict(eval_best="fid"), "^eval_best: only used with eval_every"),
-    (dict(eval_metrics="swd"), "^eval_metrics: only used with eval_every")])
+    (dict(eval_metrics="swd"), "^eval_metrics: only used with eval_every"),
+    (dict(eval_metrics="swd", export=True, export_generator="ema"), "^eval_metrics: only used"),
+    (dict(export_generator="raw"), "^export_generator: got 'raw'"),
+    (dict(export_generator="ema", ema_decay=0.0), "^export_generator: ema needs an EMA")])
 def test_eval_flags_are_checked(overrides, message):
   from dcgan_tf import config as config_lib
   with pytest.raises(UserError, match=message):

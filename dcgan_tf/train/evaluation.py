@@ -7,7 +7,9 @@ Settings of `python -m dcgan_tf.evaluate --seed=0 --num_samples=--eval_samples
 PeriodicEval scores it with evaluator.score, as evaluate does: a number logged here is
 reproduced by evaluate on the same checkpoint (with --nouse_ema for the trained G). With an
 EMA G both it and the trained G are scored, and the better by --eval_best is what the best
-checkpoint's export and the final export ship (saying which: "generator" in their JSON).
+checkpoint's export and the final export ship (saying which: "generator" in their JSON; the
+final export by --export_generator=best, the default, which also makes a run without
+--eval_every evaluate its last step for that choice alone: loop.final_choice).
 
   --eval_metrics  auto: fid,kid on the features of the dataset's cached classifier (the one
                   `evaluate --feature_extractor=classifier` trains) when it exists, else swd
@@ -89,13 +91,14 @@ class PeriodicEval(Action):
     # None: only higher-is-better metrics (precision, ...) are evaluated; no best checkpoint.
     self.best_metric = config.eval_best or next(
         (m for m in metrics if m in config_lib.EVAL_BEST_METRICS), None)
-    self.best = best  # checkpoints.BestCheckpoint of the run
+    self.best = best  # checkpoints.BestCheckpoint of the run, or None (none kept)
     self.last_step = None
     self.choice = None  # (step, generator name, record) of the last evaluation
 
   @classmethod
-  def for_run(cls, run, writer) -> "PeriodicEval":
-    """The evaluation of a training run (train/setup.py's Run), its sample generator."""
+  def for_run(cls, run, writer, keep_best=True) -> "PeriodicEval":
+    """The evaluation of a training run (train/setup.py's Run), its sample generator.
+    keep_best=False: no best checkpoint (the final export's choice alone, loop.final_choice)."""
     config, gan = run.config, run.gan
     context = make_context(config, run.out, run.sample_generator)
     metrics = resolve_metrics(config, context)
@@ -106,9 +109,10 @@ class PeriodicEval(Action):
     candidates = {"trained": gan.generator}
     if gan.ema_generator is not None:
       candidates = {"ema": gan.ema_generator, **candidates}
-    logging.info("Evaluating %s every %d steps on %d samples (%s G)", ",".join(metrics),
-                 config.eval_every, config.eval_samples, " and ".join(candidates))
-    best = checkpoints.BestCheckpoint(run.checkpoints.checkpoint, run.out)
+    logging.info("Evaluating %s %s on %d samples (%s G)", ",".join(metrics),
+                 f"every {config.eval_every} steps" if keep_best else "at the last step",
+                 config.eval_samples, " and ".join(candidates))
+    best = checkpoints.BestCheckpoint(run.checkpoints.checkpoint, run.out) if keep_best else None
     return cls(gan, context, metrics, config, best, writer, candidates, run.total_steps)
 
   def begin(self, step):
@@ -159,8 +163,9 @@ class PeriodicEval(Action):
     chosen = self.choose(scores)
     values = scores[chosen]
     value = values.get(self.best_metric, np.nan)
-    best = self.best.record
-    better = bool(np.isfinite(value)) and (best is None or value < best["value"])
+    best = self.best.record if self.best is not None else None
+    better = (self.best is not None and bool(np.isfinite(value))
+              and (best is None or value < best["value"]))
     logging.info("eval at step %d (%.1fs): %s%s%s", step, seconds,
                  "  ".join(f"{k}={v:.4g}" for k, v in scores[first].items()),
                  "".join(f"  {n}: " + " ".join(f"{k}={v:.4g}" for k, v in scores[n].items())

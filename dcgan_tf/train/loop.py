@@ -9,8 +9,10 @@ Read top to bottom:
   3. fit: Keras `fit` over the compiled train step with that one callback, in rounds of
      steps_per_execution steps (fit_steps), rolling back on a non-finite step (the policy
      is faults.Rollbacks', the state checkpoints.RunCheckpoints').
-  4. The final checkpoint and grid; unless a signal stopped the run, the SavedModel (the
-     best evaluated one too) and its TF Serving version.
+  4. The final checkpoint and grid; unless a signal stopped the run, the SavedModel of the
+     generator --export_generator names (best: the EMA or the trained G, whichever scores
+     better at the last step; final_choice), the best evaluated one too, and their TF
+     Serving versions.
 Keras `fit` rather than a hand-written loop: it keeps Keras' compiled multi-step function
 (steps_per_execution), its distributed-dataset handling and its callbacks; everything a
 period triggers is in the one callback, which reads the step once per round.
@@ -25,6 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from dcgan_tf import checkpoints
+from dcgan_tf import config as config_lib
 from dcgan_tf import images
 from dcgan_tf.errors import UserError
 from dcgan_tf.export import savedmodel, serving
@@ -105,11 +108,8 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
                     "resume (the export happens when the run completes)", stop.signal_name,
                     final_step, run.total_steps, summary["checkpoint"])
   elif config.export:
-    choice = None
-    if periodic_eval:  # the last step's evaluation (a rerun of a finished run: now)
-      periodic_eval[0].end(final_step)
-      choice = periodic_eval[0].choice
-    summary.update(export(run, final_step, choice))
+    summary.update(export(run, final_step, final_choice(run, writer, periodic_eval, final_step,
+                                                        multi_worker)))
   summary["wall_s"] = time.perf_counter() - t_start
   distribute.cleanup_write_dir(out.path, run.workdir.path)  # a non-chief's throwaway folder
   logging.info("Done: %s", json.dumps(summary))
@@ -174,12 +174,37 @@ def fit(run: setup_lib.Run, callbacks_, stop):
     rollbacks.rolled_back(guard, restored)
 
 
+def final_choice(run: setup_lib.Run, writer, periodic_eval, step: int, multi_worker: bool):
+  """Which generator the final export ships (export's `choice`), by --export_generator.
+
+  best: the better of the EMA and the trained G at the last step, scored by the run's
+  PeriodicEval when --eval_every is on (a rerun of a finished run scores it now), else by one
+  evaluation of each made here with the same metrics and samples (no best checkpoint kept);
+  a multi-worker run, which does not evaluate, ships the EMA G. ema / trained: that one.
+  """
+  config = run.config
+  if periodic_eval:  # the last step's evaluation: logged, and the best checkpoint's candidate
+    periodic_eval[0].end(step)
+  if not config_lib.chooses_export(config):
+    return (step, config.export_generator, None) if config.export_generator != "best" else None
+  if periodic_eval:
+    return periodic_eval[0].choice
+  if multi_worker:
+    logging.info("export_generator=best: multi-worker runs do not evaluate; exporting the EMA G")
+    return None
+  # Imported here, as for --eval_every: the metrics' imports only when a run evaluates.
+  from dcgan_tf.train import evaluation
+  last = evaluation.PeriodicEval.for_run(run, writer, keep_best=False)
+  last.evaluate(step)
+  return last.choice
+
+
 def export(run: setup_lib.Run, step: int, choice=None) -> dict:
   """The finished run's SavedModel (+ TF Serving version), and the best evaluated one's.
 
-  choice: evaluation.PeriodicEval.choice, (step, "ema" | "trained", record) or None. When
-  the last step was evaluated, the better generator is exported with its scores; else the
-  one the run samples from (the EMA G when there is one).
+  choice: (step, "ema" | "trained", record or None) from final_choice, or None. For the
+  last step it names the generator exported (with its scores when it was evaluated); else
+  the one the run samples from (the EMA G when there is one) is.
   """
   config, gan = run.config, run.gan
   ema, scores = gan.ema_generator is not None, None
