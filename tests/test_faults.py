@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 
+import keras
 import numpy as np
 import pytest
 
@@ -175,6 +176,31 @@ def test_sigterm_checkpoints_the_current_step_and_does_not_export(tmp_path):
   assert summary["start_step"] == step and summary["step"] == step + 2
   assert not summary["interrupted"] and os.path.isfile(
       os.path.join(workdir, "saved_model", "saved_model.pb"))
+
+
+def test_a_signal_checkpoints_inside_fit_before_keras_drops_its_input(tmp_path, monkeypatch):
+  """The stop's checkpoint is on disk when fit returns (then Keras' input iterator is torn
+  down, which took 15-29 s); the save after fit finds it and writes nothing more."""
+  from dcgan_tf.train import loop
+  on_disk = []
+  fit_steps = loop.fit_steps
+
+  def checked(gan, dataset, start, steps, callbacks_):
+    fit_steps(gan, dataset, start, steps, callbacks_)
+    on_disk.append(os.path.isfile(ckpt(workdir, int(gan.step.numpy())) + ".index"))
+
+  class Signal(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+      if int(self.model.step.numpy()) == 2:
+        signal.raise_signal(signal.SIGTERM)
+
+  monkeypatch.setattr(loop, "fit_steps", checked)
+  workdir = str(tmp_path / "run")
+  summary = loop.train(tiny(train_steps=50, checkpoint_every=1000), workdir,
+                       extra_callbacks=[Signal()])
+  assert summary["interrupted"] == "SIGTERM" and summary["step"] == 2
+  assert on_disk == [True] and summary["checkpoint"] == ckpt(workdir, 2)
+  assert counters(ckpt(workdir, 2)) == (2, 2, 2)
 
 
 def test_signal_stop_finishes_the_step_then_restores_handlers():

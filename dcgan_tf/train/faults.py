@@ -67,18 +67,22 @@ class NonFiniteGuard(Action):
 
 
 class SignalStop(Action):
-  """SIGINT / SIGTERM: let the current step finish, then stop fit. Use as
-  `with SignalStop() as stop:` around training.
+  """SIGINT / SIGTERM: let the current step finish, then stop fit and checkpoint. Use as
+  `with SignalStop(save) as stop:` around training.
 
   The first signal only sets `signum`; the previous handlers come back at once, so
   a second Ctrl-C (or SIGTERM) interrupts immediately, as without this class.
   Handlers can only be set from the main thread; elsewhere this is a no-op.
+  save(): the checkpoint of the current step, written when fit ends on a signal, before
+  fit returns: Keras then drops its input iterator, whose teardown (at once, or in a later
+  garbage collection) took 15-29 s on 2 CPU cores, while a preemption notice gives ~30 s.
   """
 
   SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-  def __init__(self):
+  def __init__(self, save=None):
     super().__init__()
+    self.save = save
     self.signum = None  # the signal received, None = keep training
     self._previous = {}
 
@@ -110,6 +114,10 @@ class SignalStop(Action):
   def after(self, previous, step, logs):
     if self.signum is not None:
       self.model.stop_training = True
+
+  def end(self, step):
+    if self.signum is not None and self.save is not None:
+      self.save()
 
 
 class CoordinatedStop(Action):

@@ -76,13 +76,13 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
   multi_worker = distribute.is_multi_worker(run.strategy)
 
   def save_preempted():
-    """The coordinated stop's checkpoint, written mid-fit: the EMA G's statistics first."""
+    """The checkpoint of a stop by signal, written inside fit: the EMA G's statistics first."""
     for statistics in ema_statistics:
       statistics.refresh_statistics()
     return run.checkpoints.save()
 
   stop = (faults.CoordinatedStop(run.strategy, save_preempted) if multi_worker
-          else faults.SignalStop())
+          else faults.SignalStop(save_preempted))
   t_fit = time.perf_counter()
   try:
     with stop:
