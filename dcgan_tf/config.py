@@ -169,12 +169,15 @@ class Config:
                            "--eval_metrics on --eval_samples fixed samples, logged to "
                            "TensorBoard (eval/*); the best checkpoint is kept apart and exported "
                            "as saved_model_best (train/evaluation.py).")
-  eval_metrics: str = option("auto", "Metrics during training: auto (fid,kid with the dataset's "
-                             "cached classifier when it exists, else swd) or any of fid,kid,swd,precision,recall,"
-                             "density,coverage.")
+  eval_metrics: str = option("auto", "Metrics during training and of the export's choice "
+                             "(--export_generator=best): auto (fid,kid with the dataset's "
+                             "cached classifier when it exists, else swd) or any of fid,kid,swd,"
+                             "precision,recall,density,coverage.")
   eval_samples: int = option(2000, "Generated (and real) images per evaluation during training "
-                             "(>= 2); FID/KID depend on it: compare runs with one value.")
-  eval_best: str = option("", "Metric (lower is better) whose best value keeps a checkpoint; "
+                             "and of the export's choice (>= 2); FID/KID depend on it: compare "
+                             "runs with one value.")
+  eval_best: str = option("", "Metric (lower is better) whose best value keeps a checkpoint "
+                          "(--eval_every) and picks the exported G (--export_generator=best); "
                           "empty = the first of --eval_metrics among fid, kid, swd.")
   conv_impl: str = option("auto", "Stride-2 4x4 convolutions: keras (Keras' layers) | subpixel "
                           "(the same layers and weights, computed as four interleaved 2x2 "
@@ -183,9 +186,9 @@ class Config:
   export: bool = option(True, "Export a SavedModel to WORKDIR/saved_model at the end.")
   export_generator: str = option("best", "The G the final export ships when the run has an EMA "
                                  "G: best (the better of the EMA and the trained G at the last "
-                                 "step by --eval_metrics on --eval_samples samples: one "
-                                 "evaluation of each, ~10 s per G on 2 CPU cores with SWD at "
-                                 "32x32, 25 s at 64x64), ema, or trained.")
+                                 "step by --eval_best on --eval_samples samples: one evaluation "
+                                 "of each; 15-20 s at 32x32 on 2 CPU cores, plus reading the "
+                                 "real images: at most 100,000 of the split), ema, or trained.")
 
   def replace(self, **kw) -> "Config":
     return dataclasses.replace(self, **kw)
@@ -218,7 +221,8 @@ def parse_truncations(text: str) -> list:
 
 def chooses_export(config: Config) -> bool:
   """Whether the final export is chosen between the EMA and the trained G by an evaluation."""
-  return config.export and config.export_generator == "best" and config.ema_decay > 0
+  return (config.export and config.export_generator == "best" and config.ema_decay > 0
+          and config.strategy != "multiworker")  # (multi-worker runs do not evaluate)
 
 
 def augment_policies(text: str):
@@ -332,8 +336,13 @@ def validate(config: Config) -> None:
         "ema needs an EMA generator (ema_decay > 0)")
   check(config.eval_every or chooses_export(config) or not config.eval_best
         and config.eval_metrics == "auto", "eval_best" if config.eval_best else "eval_metrics",
-        "only used with eval_every=N (evaluation during training) or export_generator=best "
-        "(with an EMA G); set one, or leave eval_best and eval_metrics at their defaults")
+        "only used with eval_every=N (evaluation during training) or an exported EMA G chosen "
+        "by score (export, export_generator=best); set one, or leave eval_best and "
+        "eval_metrics at their defaults")
+  check(config.eval_every or not chooses_export(config) or metrics == ["auto"]
+        or set(metrics) & set(EVAL_BEST_METRICS), "eval_metrics",
+        f"export_generator=best picks by a lower-is-better metric: add one of "
+        f"{', '.join(EVAL_BEST_METRICS)} to {config.eval_metrics!r}")
   check(not config.eval_every or config.strategy != "multiworker", "eval_every",
         "not available with strategy=multiworker; evaluate its checkpoints with "
         "python -m dcgan_tf.evaluate")

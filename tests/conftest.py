@@ -38,6 +38,8 @@ def tiny(**overrides) -> Config:
               # evaluations of 2,000 samples, ~20 s); test_train_eval covers the choice.
               export_generator="ema")
   base.update(overrides)
+  if not base.get("ema_decay", Config.ema_decay):  # no EMA G: nothing to choose, "ema" refused
+    base["export_generator"] = overrides.get("export_generator", "best")
   return Config(**base)
 
 

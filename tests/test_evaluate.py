@@ -160,6 +160,7 @@ def test_score_times_each_metric(monkeypatch):
     (dict(metrics="swd,bogus"), UserError, "^metrics: unknown bogus"),
     (dict(metrics="fid", feature_extractor="vgg"), UserError, "^feature_extractor: "),
     (dict(svm_features="middle"), UserError, "^svm_features: "),
+    (dict(real_pool=-1), UserError, "^real_pool: must be >= 0"),
     (dict(checkpoint="ckpt-7"), UserError, "^checkpoint: no checkpoint '?ckpt-7"),
 ])
 def test_user_errors_name_the_flag(workdir, options, tmp_path, kw, error, message):

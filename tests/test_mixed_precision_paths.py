@@ -99,7 +99,7 @@ def test_a_mixed_float16_run_exports_and_evaluates_in_float32(tmp_path, request)
   request.addfinalizer(lambda: tf.config.experimental.enable_tensor_float_32_execution(True))
   summary = loop.train(tiny(precision="mixed_float16", train_steps=6, eval_every=3,
                             eval_samples=64, eval_metrics="swd", checkpoint_every=3,
-                            export=True), workdir)
+                            export=True, export_generator="best"), workdir)
   assert summary["policy"] == "mixed_float16"
   from dcgan_tf.export import metadata  # the final export: the better of EMA and trained G
   chosen = metadata.read(summary["saved_model"])["generator"]

@@ -177,17 +177,41 @@ def test_a_run_without_eval_every_exports_the_better_generator_by_one_last_evalu
   assert not os.path.exists(os.path.join(workdir, "checkpoints", "best"))
 
 
-@pytest.mark.parametrize("overrides,multi_worker,expected", [
-    (dict(export_generator="trained"), False, (2, "trained", None)),
-    (dict(export_generator="ema"), False, (2, "ema", None)),
-    (dict(export_generator="best", ema_decay=0.0), False, None),  # one G: nothing to choose
-    (dict(export_generator="best"), True, None)])  # no evaluation: the EMA G
-def test_the_final_export_ships_the_generator_export_generator_names(overrides, multi_worker,
+class LastStep:
+  """evaluation.PeriodicEval's interface: `end(step)` scores the last step into `choice`."""
+
+  def __init__(self, candidates):
+    self.candidates, self.choice = candidates, None
+
+  def end(self, step):
+    record = dict(metric="swd", value=min(v["swd"] for v in self.candidates.values()),
+                  metrics=min(self.candidates.values(), key=lambda v: v["swd"]),
+                  generator=min(self.candidates, key=lambda n: self.candidates[n]["swd"]))
+    if len(self.candidates) > 1:
+      record["candidates"] = self.candidates
+    self.choice = (step, record["generator"], record)
+
+
+@pytest.mark.parametrize("overrides,candidates,expected", [
+    (dict(export_generator="trained"), None, (2, "trained", None)),  # nothing evaluated
+    (dict(export_generator="ema"), None, (2, "ema", None)),
+    (dict(export_generator="best"), None, None),  # no evaluation (multi-worker): the EMA G
+    (dict(export_generator="best"), {"ema": 2.0, "trained": 1.0}, ("trained", 1.0)),
+    (dict(export_generator="best", ema_decay=0.0), {"trained": 3.0}, ("trained", 3.0)),
+    # Forced, with the last step evaluated (--eval_every): that G, with its own scores.
+    (dict(export_generator="ema"), {"ema": 2.0, "trained": 1.0}, ("ema", 2.0)),
+    (dict(export_generator="trained", ema_decay=0.0), {"trained": 3.0}, ("trained", 3.0))])
+def test_the_final_export_ships_the_generator_export_generator_names(overrides, candidates,
                                                                       expected):
-  import types
   from dcgan_tf.train import loop
-  run = types.SimpleNamespace(config=tiny(export=True, **overrides))  # nothing else is read
-  assert loop.final_choice(run, None, [], 2, multi_worker) == expected
+  evaluator = LastStep({n: {"swd": v} for n, v in candidates.items()}) if candidates else None
+  choice = loop.final_choice(tiny(export=True, **overrides), evaluator, 2)
+  if candidates is None:
+    assert choice == expected
+  else:
+    step, name, record = choice
+    assert (step, name) == (2, expected[0]) and record["generator"] == name
+    assert record["value"] == record["metrics"]["swd"] == expected[1]
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -201,12 +225,38 @@ def test_the_final_export_ships_the_generator_export_generator_names(overrides, 
     (dict(eval_best="fid"), "^eval_best: only used with eval_every"),
     (dict(eval_metrics="swd"), "^eval_metrics: only used with eval_every"),
     (dict(eval_metrics="swd", export=True, export_generator="ema"), "^eval_metrics: only used"),
+    (dict(eval_metrics="swd", export=True, export_generator="best", strategy="multiworker"),
+     "^eval_metrics: only used"),  # multi-worker runs do not evaluate
+    (dict(eval_metrics="precision", export=True, export_generator="best"),
+     "^eval_metrics: export_generator=best picks by a lower-is-better"),
     (dict(export_generator="raw"), "^export_generator: got 'raw'"),
     (dict(export_generator="ema", ema_decay=0.0), "^export_generator: ema needs an EMA")])
 def test_eval_flags_are_checked(overrides, message):
   from dcgan_tf import config as config_lib
   with pytest.raises(UserError, match=message):
     config_lib.validate(tiny(**overrides))
+
+
+def test_a_real_pool_draws_from_the_splits_first_images_only():
+  """--real_pool=N (and the final export's choice on a large split): the real images come
+  from the split's first N in stored order, and the protocol says so."""
+  from dcgan_tf import models
+  from dcgan_tf.evaluate.context import load_images
+  from dcgan_tf.train import evaluation
+  from dcgan_tf.workdir import Workdir
+  first, _, _ = load_images(tiny(), None, seed=0, pool=100)  # all of the first 100 (1,797)
+  drawn, _, _ = load_images(tiny(), 30, seed=0, pool=100)
+  anywhere, _, _ = load_images(tiny(), 30, seed=0)
+  assert len(first) == 100 and len(drawn) == 30
+
+  def within(images):  # each image equals one of the first 100, pixel for pixel
+    return [any(np.array_equal(x, y) for y in first) for x in images]
+
+  assert all(within(drawn))
+  assert not all(within(anywhere))  # 30 uniform draws of 1,797 all in the first 100: ~1e-38
+  context = evaluation.make_context(tiny(), Workdir("unused"), models.build_generator(tiny()),
+                                    real_pool=100)
+  assert context.protocol()["real_split"] == "digits:train, first 100"
 
 
 def test_real_sample_does_not_depend_on_the_global_seed():

@@ -49,6 +49,7 @@ class Settings:
   inception_weights: str = Options.inception_weights
   cache_dir: str = Options.cache_dir
   real_split: str = Options.real_split
+  real_pool: int = Options.real_pool
   fake_split: str = Options.fake_split
   classifier_examples: int = Options.classifier_examples
   classifier_epochs: int = Options.classifier_epochs
@@ -80,7 +81,8 @@ def _slug(*parts) -> str:
   return safe
 
 
-def load_images(config, num, seed, split=None, dataset=None, as_trained=True, draw="real"):
+def load_images(config, num, seed, split=None, dataset=None, as_trained=True, draw="real",
+                pool=0):
   """Up to `num` (None: all) preprocessed images of a dataset: (float32 [n, S, S, C] in [-1, 1],
   int32 [n], num_classes); S and C are the run's.
 
@@ -89,7 +91,8 @@ def load_images(config, num, seed, split=None, dataset=None, as_trained=True, dr
   (else as stored). All decided by the "eval_images" stream of `seed` (evaluate's --seed)
   for `draw` (real | classifier | fake_split | svm | svm_train | svm_test; seeds.py) alone,
   not by tf.data's seeded shuffle: that also depends on TensorFlow's global seed, which
-  differs between a training process and `evaluate`.
+  differs between a training process and `evaluate`. pool > 0: from the split's first
+  `pool` images only.
   """
   stream = seeds.derive(seed, "eval_images", draw)
   cfg = config.replace(dataset=dataset or config.dataset, split=split or config.split,
@@ -98,6 +101,8 @@ def load_images(config, num, seed, split=None, dataset=None, as_trained=True, dr
     cfg = cfg.replace(random_flip=False, mnist_augment=False)
   # Batches of 1 so drop_remainder drops nothing, re-batched for speed.
   ds, source = data_lib.make_dataset(cfg, batch_size=1, seed=stream, repeat=False)
+  if pool:
+    ds = ds.take(pool)
   rng = np.random.default_rng(stream)  # numpy's generator: not the pipeline's stream
   images, labels, seen = [], [], 0
   for x, y in ds.unbatch().batch(500):
@@ -220,7 +225,8 @@ class Context:
 
   @functools.cached_property
   def _real_images(self):
-    return load_images(self.config, self.settings.num_samples, self.settings.seed)
+    return load_images(self.config, self.settings.num_samples, self.settings.seed,
+                       pool=self.settings.real_pool)
 
   @property
   def real(self):
@@ -333,7 +339,8 @@ class Context:
     protocol = dict(generated=len(generated["images"]) if "images" in generated else
                     s.num_samples,
                     real=count("real_features", count("_real_images", s.num_samples)),
-                    seed=s.seed, real_split=f"{c.dataset}:{c.split}", resize=", ".join(steps),
+                    seed=s.seed, real_split=f"{c.dataset}:{c.split}" + (
+                        f", first {s.real_pool}" if s.real_pool else ""), resize=", ".join(steps),
                     generator=generator, truncation=self.samples.truncation)
     if "extractor" in loaded:  # only when a metric used features
       protocol.update(feature_extractor=self.extractor.name,

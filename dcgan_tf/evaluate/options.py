@@ -30,6 +30,9 @@ class Options:
   real_split: str = option("", "Split of the run's dataset that real images (and the FID "
                            "classifier) come from; empty = the run's own. E.g. test, to compare "
                            "a small-data run (--split=train[:2000]) with held-out images.")
+  real_pool: int = option(0, "Draw the real images from the first N images of that split in "
+                          "its stored order (>= 0; 0 = all of it): bounds the read on a large "
+                          "dataset; a run's final export choice uses 100,000 on larger ones.")
   feature_extractor: str = option("inception", "Features of fid/kid/is: inception (needs "
                                    "weights, see --inception_weights) | classifier (a small CNN "
                                    "trained on the dataset's labels, cached; works offline).")
@@ -87,6 +90,6 @@ def validate(options: Options):
     check(value in choices, name, f"got {value!r}; valid: {', '.join(choices)}")
   for name, low in (("num_samples", 2), ("svm_train_examples", 10), ("svm_test_examples", 10),
                     ("classifier_examples", 100), ("classifier_epochs", 1),
-                    ("realfake_epochs", 1), ("batch_size", 1)):
+                    ("realfake_epochs", 1), ("batch_size", 1), ("real_pool", 0)):
     check(getattr(options, name) >= low, name, f"must be >= {low}, got {getattr(options, name)}")
   check(options.svm_c > 0, "svm_c", f"must be > 0, got {options.svm_c}")

@@ -44,19 +44,24 @@ from dcgan_tf.workdir import Workdir
 
 EVAL_SEED = 0  # one protocol for every run (evaluate's default --seed), whatever --seed is
 CLASSIFIER_METRICS = ("fid", "kid")  # auto's choice when the classifier is cached
+# The final export's choice alone (no --eval_every) draws its real images from the first
+# this-many of a larger split: a reservoir over all of LSUN's 3M images would be a second
+# pass over the data at the end of every run; 100k bounds it to minutes.
+FINAL_CHOICE_REAL_POOL = 100_000
 FEATURE_METRICS = CLASSIFIER_METRICS + ("precision", "recall", "density", "coverage")
 
 
-def make_context(config: Config, workdir: Workdir, generator) -> Context:
+def make_context(config: Config, workdir: Workdir, generator, real_pool: int = 0) -> Context:
   """An evaluation Context over the live `generator`, through its float32 copy when it
-  trains in another precision (PeriodicEval syncs it and refresh()es before each use)."""
+  trains in another precision (PeriodicEval syncs it and refresh()es before each use).
+  real_pool: evaluate's --real_pool (0: the whole split)."""
   evaluated = models.float32_generator(generator, config)
   run = inference.Run(workdir=workdir, config=config, generator=evaluated, discriminator=None,
                       step=0, checkpoint="",
                       ema=config.ema_decay > 0)  # the run samples from its EMA G then
   # evaluate's defaults for the rest: its cached classifier is the one auto looks for.
   settings = Settings(num_samples=config.eval_samples, seed=EVAL_SEED,
-                      feature_extractor="classifier")
+                      feature_extractor="classifier", real_pool=real_pool)
   return Context(run, settings)
 
 
@@ -98,9 +103,12 @@ class PeriodicEval(Action):
   @classmethod
   def for_run(cls, run, writer, keep_best=True) -> "PeriodicEval":
     """The evaluation of a training run (train/setup.py's Run), its sample generator.
-    keep_best=False: no best checkpoint (the final export's choice alone, loop.final_choice)."""
+    keep_best=False: no best checkpoint, the last step only (the final export's choice alone,
+    loop.final_choice), real images from FINAL_CHOICE_REAL_POOL of a larger split."""
     config, gan = run.config, run.gan
-    context = make_context(config, run.out, run.sample_generator)
+    large = (run.input.source.num_examples or 0) > FINAL_CHOICE_REAL_POOL
+    context = make_context(config, run.out, run.sample_generator,
+                           real_pool=FINAL_CHOICE_REAL_POOL if large and not keep_best else 0)
     metrics = resolve_metrics(config, context)
     if config.eval_best and config.eval_best not in metrics:
       raise UserError(f"{config.eval_best} is not among the metrics evaluated "

@@ -116,8 +116,10 @@ class SignalStop(Action):
       self.model.stop_training = True
 
   def end(self, step):
-    if self.signum is not None and self.save is not None:
-      self.save()
+    if self.signum is not None:
+      self.model.stop_training = True  # a signal after this fit's last round: no next fit
+      if self.save is not None:
+        self.save()
 
 
 class CoordinatedStop(Action):

@@ -63,17 +63,23 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
   sampler = callbacks.SampleGrid(gan, run.sample_generator, writer, run.fixed_noise,
                                  images.grid_labels(config.num_grid_samples, config.num_classes),
                                  config.sample_every, out)
-  periodic_eval = []
-  if config.eval_every:
-    # Imported here: evaluation pulls in the metrics (scikit-learn, the Inception
-    # extractors), which a run without --eval_every never needs.
+  # A signal to one worker of a cluster must stop them all at one step (faults.py).
+  multi_worker = distribute.is_multi_worker(run.strategy)
+  # Evaluation: every --eval_every steps (a per-step action), or of the last step alone for
+  # the export's choice (final_choice); built now, so a bad metric setting stops the run
+  # before it trains. Imported here: evaluation pulls in the metrics (scikit-learn, the
+  # Inception extractors), which a run that never evaluates does not need.
+  evaluator = None
+  if config.eval_every or config_lib.chooses_export(config) and not multi_worker:
     from dcgan_tf.train import evaluation
-    periodic_eval = [evaluation.PeriodicEval.for_run(run, writer)]
+    evaluator = evaluation.PeriodicEval.for_run(run, writer, keep_best=bool(config.eval_every))
+  elif config_lib.chooses_export(config):
+    logging.info("export_generator=best: multi-worker runs do not evaluate; the export ships "
+                 "the EMA G")
+  periodic_eval = [evaluator] if config.eval_every else []
   step_logger = callbacks.StepLogger(gan, writer, config.log_every, config.batch_size,
                                      run.total_steps, run.input.source.num_examples)
   checkpointer = callbacks.Checkpointer(run.checkpoints, config.checkpoint_every)
-  # A signal to one worker of a cluster must stop them all at one step (faults.py).
-  multi_worker = distribute.is_multi_worker(run.strategy)
 
   def save_preempted():
     """The checkpoint of a stop by signal, written inside fit: the EMA G's statistics first."""
@@ -108,8 +114,7 @@ def train(config, workdir: str, overwrite: bool = False, extra_callbacks=()) -> 
                     "resume (the export happens when the run completes)", stop.signal_name,
                     final_step, run.total_steps, summary["checkpoint"])
   elif config.export:
-    summary.update(export(run, final_step, final_choice(run, writer, periodic_eval, final_step,
-                                                        multi_worker)))
+    summary.update(export(run, final_step, final_choice(config, evaluator, final_step)))
   summary["wall_s"] = time.perf_counter() - t_start
   distribute.cleanup_write_dir(out.path, run.workdir.path)  # a non-chief's throwaway folder
   logging.info("Done: %s", json.dumps(summary))
@@ -174,29 +179,28 @@ def fit(run: setup_lib.Run, callbacks_, stop):
     rollbacks.rolled_back(guard, restored)
 
 
-def final_choice(run: setup_lib.Run, writer, periodic_eval, step: int, multi_worker: bool):
+def final_choice(config, evaluator, step: int):
   """Which generator the final export ships (export's `choice`), by --export_generator.
 
-  best: the better of the EMA and the trained G at the last step, scored by the run's
-  PeriodicEval when --eval_every is on (a rerun of a finished run scores it now), else by one
-  evaluation of each made here with the same metrics and samples (no best checkpoint kept);
-  a multi-worker run, which does not evaluate, ships the EMA G. ema / trained: that one.
+  evaluator: the run's evaluation.PeriodicEval (every --eval_every steps, or of the last step
+  alone), or None (no evaluation: a multi-worker run, or export_generator=ema / trained).
+  It scores the last step now unless it has (a rerun of a finished run: now). best: the
+  better of the EMA and the trained G by it (no evaluator: the EMA G); ema / trained: that
+  one, with its scores when the last step was evaluated.
   """
-  config = run.config
-  if periodic_eval:  # the last step's evaluation: logged, and the best checkpoint's candidate
-    periodic_eval[0].end(step)
-  if not config_lib.chooses_export(config):
-    return (step, config.export_generator, None) if config.export_generator != "best" else None
-  if periodic_eval:
-    return periodic_eval[0].choice
-  if multi_worker:
-    logging.info("export_generator=best: multi-worker runs do not evaluate; exporting the EMA G")
-    return None
-  # Imported here, as for --eval_every: the metrics' imports only when a run evaluates.
-  from dcgan_tf.train import evaluation
-  last = evaluation.PeriodicEval.for_run(run, writer, keep_best=False)
-  last.evaluate(step)
-  return last.choice
+  choice = None
+  if evaluator is not None:
+    evaluator.end(step)
+    choice = evaluator.choice
+  name = config.export_generator
+  if name == "best" or config.ema_decay == 0:  # (no EMA G: the trained G, "ema" refused)
+    return choice
+  if choice is None or choice[0] != step:
+    return (step, name, None)
+  record = choice[2]
+  scores = record.get("candidates", {}).get(name, record["metrics"])
+  return (step, name, dict(record, generator=name, metrics=scores,
+                           value=scores.get(record["metric"], float("nan"))))
 
 
 def export(run: setup_lib.Run, step: int, choice=None) -> dict:
