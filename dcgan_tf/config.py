@@ -187,7 +187,7 @@ class Config:
   export_generator: str = option("best", "The G the final export ships when the run has an EMA "
                                  "G: best (the better of the EMA and the trained G at the last "
                                  "step by --eval_best on --eval_samples samples: one evaluation "
-                                 "of each; 15-20 s at 32x32 on 2 CPU cores, plus reading the "
+                                 "of each; 12-15 s at 32x32 on 2 CPU cores, plus reading the "
                                  "real images: at most 100,000 of the split), ema, or trained.")
 
   def replace(self, **kw) -> "Config":
