@@ -189,6 +189,7 @@ class LastStep:
                   generator=min(self.candidates, key=lambda n: self.candidates[n]["swd"]))
     if len(self.candidates) > 1:
       record["candidates"] = self.candidates
+    record["protocol"] = dict(generator=record["generator"], generated=64)
     self.choice = (step, record["generator"], record)
 
 
@@ -211,6 +212,7 @@ def test_the_final_export_ships_the_generator_export_generator_names(overrides, 
   else:
     step, name, record = choice
     assert (step, name) == (2, expected[0]) and record["generator"] == name
+    assert record["protocol"]["generator"] == name  # what the exported numbers were made of
     assert record["value"] == record["metrics"]["swd"] == expected[1]
 
 

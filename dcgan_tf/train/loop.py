@@ -200,7 +200,8 @@ def final_choice(config, evaluator, step: int):
   record = choice[2]
   scores = record.get("candidates", {}).get(name, record["metrics"])
   return (step, name, dict(record, generator=name, metrics=scores,
-                           value=scores.get(record["metric"], float("nan"))))
+                           value=scores.get(record["metric"], float("nan")),
+                           protocol=dict(record.get("protocol", {}), generator=name)))
 
 
 def export(run: setup_lib.Run, step: int, choice=None) -> dict:
